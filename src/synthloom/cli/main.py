@@ -1,0 +1,177 @@
+"""The ``synthloom`` command: run recipes, list and show them, look at results."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="synthloom: scalable, verifiable synthetic data generation with LLMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+EXIT_USER_ERROR = 2
+EXIT_STOPPED = 3
+
+
+@app.command()
+def run(
+    recipe: str = typer.Argument(..., help="built-in recipe name (see `synthloom recipes`) or a YAML file"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="run directory (default: runs/NAME)"),
+    n: Optional[int] = typer.Option(None, "-n", help="number of records: caps every source (and sets the recipe's `n` parameter)"),
+    model: Optional[str] = typer.Option(None, "--model", help="model spec for the `default` model: embedded | gguf:PATH | openai:MODEL@URL"),
+    set_: list[str] = typer.Option([], "--set", help="override a parameter: --set key=value (repeatable)"),
+    fresh: bool = typer.Option(False, "--fresh", help="discard this run directory's outputs and start over (cached responses are kept)"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the response cache"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="shared response cache folder (default: OUT/.state)"),
+    fmt: str = typer.Option("parquet", "--format", help="data/ shard format: parquet or jsonl"),
+    partition_size: int = typer.Option(1000, "--partition-size", help="rows per committed shard"),
+    max_requests: Optional[int] = typer.Option(None, "--max-requests", help="budget: stop cleanly after this many model requests"),
+    max_tokens_budget: Optional[int] = typer.Option(None, "--max-tokens-budget", help="budget: stop cleanly after this many tokens"),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="budget: stop cleanly at this cost (model prices in the recipe)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display"),
+    plain: bool = typer.Option(False, "--plain", help="plain periodic progress lines even on a terminal"),
+) -> None:
+    """Run a recipe into a run directory; rerunning the same command resumes it."""
+    from ..engine.run import RunOptions, run_pipeline
+    from ..llm.budget import Budget
+    from ..llm.spec import ModelSpecError
+    from ..pipeline.pipeline import PipelineError
+    from ..recipes.build import load_pipeline
+    from ..recipes.loader import RecipeError
+
+    if fmt not in ("parquet", "jsonl"):
+        _fail(f"--format must be parquet or jsonl, not {fmt!r}")
+    sets = list(set_)
+    try:
+        loaded = load_pipeline(recipe, sets, model)
+        if n is not None and "n" in loaded.pipeline.params:
+            loaded = load_pipeline(recipe, [*sets, f"n={n}"], model)
+    except RecipeError as e:
+        _fail(str(e))
+    pipeline = loaded.pipeline
+    out_dir = output or Path("runs") / pipeline.name
+    budget = None
+    if any(x is not None for x in (max_requests, max_tokens_budget, max_cost)):
+        budget = Budget(max_requests=max_requests, max_tokens=max_tokens_budget, max_cost=max_cost)
+    options = RunOptions(
+        limit=n, fresh=fresh, use_cache=not no_cache, cache_dir=cache_dir, partition_size=partition_size,
+        data_format=fmt, progress="quiet" if quiet else ("plain" if plain else "auto"), budget=budget,
+        recipe_text=loaded.resolved_text, recipe_source=loaded.source,
+        log=(lambda m: None) if quiet else (lambda m: err.print(m)),
+    )
+    try:
+        result = run_pipeline(pipeline, out_dir, options)
+    except (PipelineError, ModelSpecError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        err.print(f"[yellow]interrupted[/yellow]: committed work is kept in {out_dir}; rerun the same command to resume")
+        raise typer.Exit(130)
+    _report(result, quiet)
+    if not result.ok:
+        raise typer.Exit(EXIT_STOPPED)
+
+
+def _report(result, quiet: bool) -> None:
+    if not quiet:
+        t = Table(title="rows per step (in = ok + rejected + errors)")
+        for col in ("step", "in", "ok", "out", "rejected", "errors"):
+            t.add_column(col, justify="left" if col == "step" else "right")
+        for name in result.steps:
+            c = result.counts.get(name)
+            if c is not None:
+                t.add_row(name, str(c.rows_in), str(c.ok), str(c.rows_out), str(c.rejected), str(c.errors))
+        err.print(t)
+        total = result.usage.get("total", {})
+        err.print(f"model requests: {total.get('requests', 0)} sent, {total.get('cached', 0)} from cache, "
+                  f"{total.get('errors', 0)} failed; tokens: {total.get('prompt_tokens', 0)} prompt + "
+                  f"{total.get('completion_tokens', 0)} completion; {result.elapsed_s:.1f} s")
+    if result.ok:
+        rows = result.rows
+        out.print(f"[green]done[/green]: {rows['data']} rows in {result.out / 'data'}"
+                  + (f", {rows['rejected']} rejected" if rows["rejected"] else "")
+                  + (f", [red]{rows['errors']} errors[/red] (see {result.out / 'errors'})" if rows["errors"] else ""))
+        out.print(f"look at it:  synthloom view {result.out}    (card: {result.out / 'card.md'})")
+    else:
+        err.print(f"[yellow]{result.status}[/yellow]: {result.message}")
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error[/red]: {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_USER_ERROR)
+
+
+@app.command()
+def recipes() -> None:
+    """List the built-in recipes with the paper each implements."""
+    from ..recipes.build import builtin_catalogue
+
+    t = Table(show_header=True)
+    t.add_column("recipe")
+    t.add_column("what it makes")
+    t.add_column("paper")
+    for r in builtin_catalogue():
+        t.add_row(r["name"], r["description"], r["paper"] or "—")
+    out.print(t)
+    out.print("show one with `synthloom show NAME`; run it with `synthloom run NAME`")
+
+
+@app.command()
+def show(name: str = typer.Argument(..., help="built-in recipe name")) -> None:
+    """Print a built-in recipe, to copy and edit."""
+    from ..recipes.loader import RecipeError, resolve_recipe_path
+
+    try:
+        path = resolve_recipe_path(name)
+    except RecipeError as e:
+        _fail(str(e))
+    sys.stdout.write(path.read_text(encoding="utf-8"))
+
+
+@app.command()
+def view(
+    run_dir: Path = typer.Argument(..., help="a run directory (or any folder of shards / data file)"),
+    rows: int = typer.Option(5, "-n", help="rows to show"),
+    what: str = typer.Option("data", "--what", help="data, rejected or errors"),
+) -> None:
+    """Show the first rows of a run's data (or its rejected/error rows) and its counts."""
+    from ..io.shards import read_shards
+    from ..io.sources import SourceError, read_records
+
+    target = run_dir / what if (run_dir / what).is_dir() else run_dir
+    try:
+        if target.is_dir() and what != "data":
+            it = (r for sub in sorted(p for p in target.iterdir() if p.is_dir()) for r in read_shards(sub))
+        elif target.is_dir():
+            it = read_shards(target)
+        else:
+            it = (r for batch in read_records(target) for r in batch)
+        shown = [r for _, r in zip(range(rows), it)]
+    except (SourceError, OSError) as e:
+        _fail(str(e))
+    if not shown:
+        out.print(f"no rows in {target}")
+        return
+    for i, row in enumerate(shown):
+        t = Table(title=f"row {i}", show_header=False, expand=True)
+        t.add_column("column", style="bold", no_wrap=True)
+        t.add_column("value")
+        for k, v in row.items():
+            if k == "_lineage":
+                v = " → ".join(str(e.get("step")) for e in (v or []))
+            text = str(v)
+            t.add_row(k, text if len(text) < 600 else text[:600] + " …")
+        out.print(t)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,99 @@
+"""The run journal: which partitions of which segment are safely on disk, with their counts.
+
+One JSON object per line in ``.state/journal.jsonl``. The first line holds the run fingerprint.
+A partition's shards are renamed into place *before* its line is appended (and fsynced), so a
+line in the journal always means complete shards; a kill between the rename and the append only
+means the partition is recomputed and its shards overwritten with identical rows. A torn last
+line (kill during the append) is ignored and cut off.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+class Journal:
+    """Append-only record of committed partitions and completed segments."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fingerprint: str | None = None
+        self.partitions: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+        self.complete: dict[str, int] = {}
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        good_end = 0
+        for line_end in _line_ends(data):
+            line = data[good_end:line_end]
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                break
+            self._apply(entry)
+            good_end = line_end + 1
+        if good_end < len(data):  # torn tail from a kill during an append
+            with open(self.path, "r+b") as f:
+                f.truncate(good_end)
+
+    def _apply(self, entry: dict[str, Any]) -> None:
+        if "fingerprint" in entry:
+            self.fingerprint = entry["fingerprint"]
+        elif "complete" in entry:
+            self.complete[entry["seg"]] = entry["partitions"]
+        else:
+            self.partitions[entry["seg"]][entry["part"]] = entry
+
+    def start(self, fingerprint: str) -> None:
+        """Begin a new journal for a run with this fingerprint (discarding any old one)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps({"fingerprint": fingerprint}) + b"\n")
+        os.replace(tmp, self.path)
+        self.fingerprint = fingerprint
+        self.partitions.clear()
+        self.complete.clear()
+
+    def append(self, entry: dict[str, Any]) -> None:
+        with open(self.path, "ab") as f:
+            f.write(orjson.dumps(entry) + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self._apply(entry)
+
+    def commit_partition(self, seg: str, part: int, counts: dict[str, dict[str, int]], rows: dict[str, int]) -> None:
+        self.append({"seg": seg, "part": part, "counts": counts, "rows": rows})
+
+    def mark_complete(self, seg: str, partitions: int) -> None:
+        self.append({"seg": seg, "complete": True, "partitions": partitions})
+
+    def done(self, seg: str) -> set[int]:
+        return set(self.partitions.get(seg, {}))
+
+    def counts(self, seg: str) -> dict[str, dict[str, int]]:
+        """Per-step counts summed over the committed partitions of ``seg``."""
+        total: dict[str, dict[str, int]] = {}
+        for entry in self.partitions.get(seg, {}).values():
+            for step, c in entry["counts"].items():
+                t = total.setdefault(step, {})
+                for k, v in c.items():
+                    t[k] = t.get(k, 0) + v
+        return total
+
+
+def _line_ends(data: bytes):
+    start = 0
+    while True:
+        i = data.find(b"\n", start)
+        if i < 0:
+            return
+        yield i
+        start = i + 1

@@ -1,0 +1,293 @@
+"""Running a pipeline locally into a run directory, resuming whatever a previous run committed.
+
+``run_pipeline(pipeline, out)`` validates the pipeline and its models, opens ``OUT/.state``
+(journal and response cache), runs the segments in order with the streaming segment runner,
+unifies shard schemas, and writes ``run.json``, ``recipe.lock.yaml`` and ``card.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import orjson
+import xxhash
+import yaml
+
+from ..io.rundir import RunDir
+from ..io.shards import finalize, read_shards
+from ..llm.budget import Budget
+from ..llm.cache import ResponseCache
+from ..llm.client import ModelRegistry
+from ..llm.spec import ModelSpecError
+from ..llm.usage import UsageTracker
+from ..pipeline.context import StepContext
+from ..pipeline.pipeline import Pipeline
+from ..pipeline.step import GlobalStep, JoinStep, SourceStep
+from .accounting import StepCounts, sum_counts
+from .card import write_card
+from .journal import Journal
+from .outputs import SegmentOutputs
+from .plan import Segment, plan_segments
+from .preflight import probe_servers
+from .progress import Progress
+from .segment_runner import RunStopped, SegmentRunner
+
+#: model settings that change what a model answers (the rest — limits, retries — do not)
+_MODEL_IDENTITY_KEYS = ("backend", "model", "base_url", "endpoint")
+
+
+@dataclass
+class RunOptions:
+    """How to run: ``limit`` caps every source (``-n``); ``fresh`` discards committed outputs
+    (the response cache is kept: it is content-addressed); ``use_cache=False`` bypasses it."""
+
+    limit: int | None = None
+    fresh: bool = False
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    partition_size: int = 1000
+    data_format: str = "parquet"
+    progress: str = "auto"  # auto | rich | plain | quiet
+    budget: Budget | None = None
+    recipe_text: str | None = None  # the resolved recipe, for recipe.lock.yaml
+    recipe_source: str | None = None  # where the recipe came from, for the card
+    probe: bool = True  # check that model servers answer before starting
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class RunResult:
+    """What a run did: its status, where its rows are, the per-step counts and usage."""
+
+    status: str
+    out: Path
+    counts: dict[str, StepCounts]
+    rows: dict[str, int]
+    usage: dict[str, Any]
+    elapsed_s: float
+    resumed_partitions: int = 0
+    message: str = ""
+    steps: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed"
+
+
+def run_pipeline(pipeline: Pipeline, out: str | os.PathLike[str], options: RunOptions | None = None) -> RunResult:
+    """Validate, then run ``pipeline`` into ``out`` (blocking). Raises PipelineError/ModelSpecError
+    before anything is written when the pipeline or a model is misconfigured."""
+    options = options or RunOptions()
+    pipeline.validate()
+    used = sorted({m for s in pipeline.steps for m in s.models} | _loop_models(pipeline))
+    configs = {name: pipeline.model_configs[name] for name in used}
+    registry_check = ModelRegistry(configs)
+    registry_check.check_all()
+    if options.probe:
+        probe_servers(configs.values())
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
+        runner = asyncio.Runner()
+    with runner:
+        return runner.run(_run(pipeline, Path(out), options, configs))
+
+
+def _loop_models(pipeline: Pipeline) -> set[str]:
+    return {m for s in pipeline.steps for b in getattr(s, "body", ()) for m in b.models}
+
+
+def fingerprint(pipeline: Pipeline, options: RunOptions) -> str:
+    """What the output depends on: steps, model identities, params, sources' data, limit."""
+    desc = pipeline.describe()
+    desc["models"] = {
+        name: {k: v for k, v in cfg.items() if k in _MODEL_IDENTITY_KEYS} for name, cfg in desc["models"].items()
+    }
+    desc["sources"] = [s.fingerprint() for s in pipeline.steps if isinstance(s, SourceStep)]
+    desc["limit"] = options.limit
+    desc["partition_size"] = options.partition_size
+    desc["format"] = options.data_format
+    return xxhash.xxh3_128_hexdigest(orjson.dumps(desc, option=orjson.OPT_SORT_KEYS, default=str))
+
+
+async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict) -> RunResult:
+    started = time.time()
+    rundir = RunDir(out)
+    rundir.create()
+    journal = Journal(rundir.journal)
+    fp = fingerprint(pipeline, options)
+    resumed = 0
+    if options.fresh or journal.fingerprint != fp:
+        if journal.fingerprint is not None and not options.fresh:
+            options.log(f"the recipe or its inputs changed since the last run in {out}: recomputing "
+                        "(cached model responses are reused)")
+        rundir.clear_outputs()
+        journal.start(fp)
+    else:
+        resumed = sum(len(p) for p in journal.partitions.values())
+        if resumed:
+            options.log(f"resuming the run in {out}: {resumed} partition(s) already committed")
+    segments = plan_segments(pipeline)
+    rundir.write_run_json({"status": "running", "pipeline": pipeline.name, "started": started, "fingerprint": fp})
+    if options.recipe_text is not None:
+        rundir.write_lock(options.recipe_text)
+    else:
+        rundir.write_lock(yaml.safe_dump(pipeline.describe(), sort_keys=False, allow_unicode=True))
+
+    cache = None
+    if options.use_cache:
+        cache_path = (options.cache_dir or rundir.state) / "cache.sqlite"
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache = ResponseCache(cache_path)
+    usage = UsageTracker()
+    registry = ModelRegistry(configs, cache=cache, budget=options.budget, usage=usage)
+    base_ctx = StepContext(step="", models=registry, params=pipeline.params, state_dir=rundir.state)
+    for step in pipeline.steps:
+        step.setup(base_ctx.for_step(step.name))
+
+    progress = Progress(pipeline, usage, registry, mode=options.progress, totals=_source_totals(pipeline, options))
+    io_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="synthloom-io")
+    status, message = "completed", ""
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    interrupted = []
+
+    def on_term() -> None:
+        interrupted.append(True)
+        if main is not None:
+            main.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_term)
+    except (NotImplementedError, RuntimeError):  # not in the main thread
+        pass
+    progress.start()
+    try:
+        for seg in segments:
+            if seg.name in journal.complete:
+                continue
+            await _run_segment(seg, pipeline, rundir, journal, options, io_pool, progress)
+            journal.mark_complete(seg.name, _n_partitions(journal, seg.name))
+    except RunStopped as e:
+        status, message = e.status, str(e)
+    except asyncio.CancelledError:
+        status, message = "interrupted", "interrupted: rerun the same command to resume"
+    finally:
+        progress.stop()
+        for step in pipeline.steps:
+            await step.aclose()
+        await registry.aclose_all()
+        if cache is not None:
+            cache.close()
+        try:
+            loop.remove_signal_handler(signal.SIGTERM)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+    if status == "completed":
+        await loop.run_in_executor(io_pool, _finalize_all, rundir)
+    io_pool.shutdown(wait=True)
+    counts = sum_counts([journal.partitions[s][p]["counts"] for s in journal.partitions for p in journal.partitions[s]])
+    rows = _row_totals(journal, segments)
+    elapsed = time.time() - started
+    result = RunResult(
+        status=status, out=out, counts=counts, rows=rows, usage=usage.snapshot(), elapsed_s=elapsed,
+        resumed_partitions=resumed, message=message, steps=[s.name for s in pipeline.topological()],
+    )
+    rundir.write_run_json({
+        "status": status,
+        "message": message,
+        "pipeline": pipeline.name,
+        "started": started,
+        "finished": time.time(),
+        "elapsed_s": round(elapsed, 3),
+        "fingerprint": fp,
+        "resumed_partitions": resumed,
+        "rows": rows,
+        "counts": {name: counts[name].to_dict() for name in result.steps if name in counts},
+        "usage": result.usage,
+        "models": {name: cfg.public_dict() for name, cfg in configs.items()},
+    })
+    write_card(rundir, pipeline, result, configs, options.recipe_text, options.recipe_source)
+    return result
+
+
+async def _run_segment(
+    seg: Segment, pipeline: Pipeline, rundir: RunDir, journal: Journal, options: RunOptions,
+    io_pool: ThreadPoolExecutor, progress: Progress,
+) -> None:
+    data_dir = rundir.data if seg.final else rundir.node(seg.name)
+    outputs = SegmentOutputs(data_dir, rundir.rejected / seg.name, rundir.errors / seg.name,
+                             data_format=options.data_format if seg.final else "parquet")
+    outputs.keep_only(journal.done(seg.name))
+    head = seg.head
+    if isinstance(head, SourceStep):
+        items: Callable[[], Iterator[Any]] = lambda: iter(head.read(limit=options.limit))
+    elif isinstance(head, JoinStep):
+        items = lambda: head.run_join([read_shards(rundir.node(n)) for n in seg.upstream])
+    elif isinstance(head, GlobalStep):
+        items = lambda: head.run(read_shards(rundir.node(seg.upstream[0])))
+    else:
+        items = lambda: read_shards(rundir.node(seg.upstream[0]))
+    window = _window(seg, pipeline)
+    runner = SegmentRunner(
+        seg.name, head.name if head is not None else None, items, seg.chain, outputs, journal,
+        partition_size=options.partition_size, window=window, io_pool=io_pool, live=progress.bump,
+        head_is_source=isinstance(head, SourceStep),
+    )
+    await runner.run()
+
+
+def _window(seg: Segment, pipeline: Pipeline) -> int:
+    """Records in flight: enough to keep every model of the chain at its concurrency limit."""
+    in_flight = 0
+    for step in seg.chain:
+        for m in step.models:
+            in_flight += pipeline.model_configs[m].max_in_flight
+    return max(32, min(8192, 2 * in_flight)) if in_flight else 32
+
+
+def _n_partitions(journal: Journal, seg: str) -> int:
+    done = journal.done(seg)
+    return max(done) + 1 if done else 0
+
+
+def _source_totals(pipeline: Pipeline, options: RunOptions) -> dict[str, int]:
+    totals = {}
+    for s in pipeline.steps:
+        if isinstance(s, SourceStep):
+            n = s.count(limit=options.limit)
+            if n is not None:
+                totals[s.name] = n
+    return totals
+
+
+def _row_totals(journal: Journal, segments: list[Segment]) -> dict[str, int]:
+    rows = {"data": 0, "rejected": 0, "errors": 0}
+    for seg in segments:
+        for entry in journal.partitions.get(seg.name, {}).values():
+            if seg.final:
+                rows["data"] += entry["rows"]["data"]
+            rows["rejected"] += entry["rows"]["rejected"]
+            rows["errors"] += entry["rows"]["error"]
+    return rows
+
+
+def _finalize_all(rundir: RunDir) -> None:
+    if rundir.data.exists():
+        finalize(rundir.data)
+    for parent in (rundir.rejected, rundir.errors):
+        if parent.exists():
+            for sub in parent.iterdir():
+                if sub.is_dir():
+                    finalize(sub)
+

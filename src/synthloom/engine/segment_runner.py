@@ -1,0 +1,282 @@
+"""Streams one segment: head → fused chain → partition shards, with back-pressure and exact resume.
+
+The head's items are numbered in order and cut into partitions of ``partition_size``. Workers
+(as many as the models can keep busy) pull items from a bounded queue and push each through the
+chain concurrently; a partition is committed — its data, rejected and error shards renamed into
+place, then a journal line — as soon as all of its items are done. Within a partition, rows are
+sorted by their position (and child index for expansions), so the shards are identical whatever
+the order in which model answers came back. Committed partitions are skipped on a rerun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import orjson
+
+from ..llm.types import BudgetExceeded, ModelError
+from ..llm.usage import step_scope
+from ..pipeline.llm_step import RowError
+from ..pipeline.step import Rejected, RejectedRow, SourceStep, StreamStep
+from ..records import ID, derive_id, user_columns
+from .accounting import StepCounts
+from .outputs import SegmentOutputs
+
+_DONE = object()
+
+
+class RunStopped(Exception):
+    """The run stopped before the end for a reason the user can act on (budget, failing model);
+    what was committed stays, and rerunning the same command resumes."""
+
+    def __init__(self, message: str, status: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class _Partition:
+    index: int
+    pending: int = 0
+    sealed: bool = False
+    results: list[tuple[tuple, str, dict[str, Any]]] = field(default_factory=list)
+    counts: dict[str, StepCounts] = field(default_factory=dict)
+
+    def count(self, step: str) -> StepCounts:
+        c = self.counts.get(step)
+        if c is None:
+            c = self.counts[step] = StepCounts()
+        return c
+
+
+class SegmentRunner:
+    """Runs one segment to completion (or until a :class:`RunStopped`)."""
+
+    def __init__(
+        self,
+        name: str,
+        head_name: str | None,
+        head_items: Callable[[], Iterator[Any]],
+        chain: list[StreamStep],
+        outputs: SegmentOutputs,
+        journal: Any,
+        *,
+        partition_size: int,
+        window: int,
+        io_pool: ThreadPoolExecutor,
+        live: Callable[[str, str, int], None] | None = None,
+        head_is_source: bool = False,
+        max_consecutive_model_failures: int = 25,
+    ) -> None:
+        self.name = name
+        self.head_name = head_name
+        self.head_items = head_items
+        self.chain = chain
+        self.outputs = outputs
+        self.journal = journal
+        self.partition_size = partition_size
+        self.window = window
+        self.io_pool = io_pool
+        self.live = live or (lambda step, what, n: None)
+        self.head_is_source = head_is_source
+        self.max_failures = max_consecutive_model_failures
+        self._consecutive_failures = 0
+        self._last_model_error: BaseException | None = None
+        self._commit_lock = asyncio.Lock()
+
+    async def run(self) -> int:
+        """Process every uncommitted partition; return the number of partitions."""
+        done = self.journal.done(self.name)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue(maxsize=self.window)
+        partitions: dict[int, _Partition] = {}
+        commits: set[asyncio.Task] = set()
+        failure: list[BaseException] = []
+
+        async def finish(part: _Partition) -> None:
+            partitions.pop(part.index, None)
+            task = asyncio.create_task(self._commit(part))
+            commits.add(task)
+            task.add_done_callback(commits.discard)
+
+        async def worker() -> None:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    return
+                if failure:
+                    continue  # keep draining so the producer never blocks on a full queue
+                part, idx, payload = item
+                try:
+                    await self._process_item(part, idx, payload)
+                except Exception as e:  # RunStopped, or a bug: stop cleanly, commit nothing partial
+                    failure.append(e)
+                    continue
+                part.pending -= 1
+                if part.sealed and part.pending == 0:
+                    await finish(part)
+
+        workers = [asyncio.create_task(worker()) for _ in range(self.window)]
+        iterator = self.head_items()
+        position = 0
+        current: _Partition | None = None
+        try:
+            while not failure:
+                batch = await loop.run_in_executor(self.io_pool, _take, iterator, 256)
+                if not batch:
+                    break
+                for payload in batch:
+                    p = position // self.partition_size
+                    idx = position % self.partition_size
+                    position += 1
+                    if p in done:
+                        continue
+                    if current is None or current.index != p:
+                        if current is not None:
+                            await self._seal(current, finish)
+                        current = partitions[p] = _Partition(p)
+                    current.pending += 1
+                    await queue.put((current, idx, payload))
+                    if failure:
+                        break
+            if current is not None and not failure:
+                await self._seal(current, finish)
+            for _ in workers:
+                await queue.put(_DONE)
+            await asyncio.gather(*workers)
+        except BaseException:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*list(commits), return_exceptions=True)
+            raise
+        await asyncio.gather(*list(commits))
+        if failure:
+            raise failure[0]
+        return (position + self.partition_size - 1) // self.partition_size
+
+    async def _seal(self, part: _Partition, finish: Callable) -> None:
+        part.sealed = True
+        if part.pending == 0:
+            await finish(part)
+
+    # -- one item through the chain --------------------------------------------------------------
+    async def _process_item(self, part: _Partition, idx: int, payload: Any) -> None:
+        key = (idx,)
+        if self.head_name is not None:
+            head = part.count(self.head_name)
+            head.rows_in += 1
+            if isinstance(payload, RejectedRow):
+                head.rejected += 1
+                self.live(self.head_name, "rejected", 1)
+                part.results.append((key, "rejected", _rejected_row(self.head_name, payload.record, payload.verdict)))
+                return
+            head.ok += 1
+            head.rows_out += 1
+            self.live(self.head_name, "out", 1)
+            if self.head_is_source:
+                if not isinstance(payload.get(ID), str) or not payload.get(ID):
+                    payload[ID] = derive_id("", self.head_name, part.index * self.partition_size + idx)
+        await self._run_chain(part, payload, 0, key)
+
+    async def _run_chain(self, part: _Partition, record: dict[str, Any], i: int, key: tuple) -> None:
+        if i == len(self.chain):
+            part.results.append((key, "data", record))
+            return
+        step = self.chain[i]
+        counts = part.count(step.name)
+        counts.rows_in += 1
+        try:
+            with step_scope(step.name):
+                out = await step.process(record)
+        except BudgetExceeded as e:
+            raise RunStopped(str(e), "stopped: budget reached") from None
+        except (asyncio.CancelledError, RunStopped):
+            raise
+        except Exception as e:
+            counts.errors += 1
+            self.live(step.name, "errors", 1)
+            self._note_failure(step, e)
+            part.results.append((key, "error", _error_row(step.name, record, e)))
+            return
+        if step.models:
+            self._consecutive_failures = 0
+        if isinstance(out, Rejected):
+            counts.rejected += 1
+            self.live(step.name, "rejected", 1)
+            part.results.append((key, "rejected", _rejected_row(step.name, record, out)))
+            return
+        counts.ok += 1
+        counts.rows_out += len(out)
+        self.live(step.name, "out", len(out))
+        if len(out) == 1:
+            await self._run_chain(part, out[0], i + 1, key)
+        else:
+            for j, child in enumerate(out):
+                await self._run_chain(part, child, i + 1, key + (j,))
+
+    def _note_failure(self, step: StreamStep, e: Exception) -> None:
+        if not (isinstance(e, ModelError) and e.retryable):
+            return
+        self._consecutive_failures += 1
+        self._last_model_error = e
+        if self._consecutive_failures >= self.max_failures:
+            raise RunStopped(
+                f"step {step.name!r}: the model failed {self._consecutive_failures} times in a row after retries "
+                f"(last error: {e}). Nothing committed was lost; fix the model server and rerun the same command to resume",
+                "stopped: model failing",
+            )
+
+    # -- committing a partition --------------------------------------------------------------------
+    async def _commit(self, part: _Partition) -> None:
+        part.results.sort(key=lambda r: r[0])
+        rows = {"data": [], "rejected": [], "error": []}
+        for _, kind, row in part.results:
+            rows[kind].append(row)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.io_pool, self.outputs.write_partition, part.index, rows)
+        counts = {step: c.to_dict() for step, c in part.counts.items()}
+        async with self._commit_lock:
+            await loop.run_in_executor(
+                self.io_pool,
+                self.journal.commit_partition,
+                self.name,
+                part.index,
+                counts,
+                {k: len(v) for k, v in rows.items()},
+            )
+
+
+def _take(iterator: Iterator[Any], n: int) -> list[Any]:
+    return list(itertools.islice(iterator, n))
+
+
+def _rejected_row(step: str, record: dict[str, Any], verdict: Rejected) -> dict[str, Any]:
+    row = dict(record)
+    row["_rejected_by"] = step
+    row["_reason"] = verdict.reason
+    row["_score"] = verdict.score
+    if verdict.duplicate_of is not None:
+        row["_duplicate_of"] = verdict.duplicate_of
+    return row
+
+
+def _error_row(step: str, record: dict[str, Any], e: Exception) -> dict[str, Any]:
+    raw = getattr(e, "raw_text", None)
+    message = str(e) or type(e).__name__
+    return {
+        ID: record.get(ID),
+        "_step": step,
+        "_error": message,
+        "_error_type": type(e).__name__,
+        "_raw_text": raw,
+        "_record": orjson.dumps(user_columns(record), default=str).decode(),
+    }
+
+
+def source_items(step: SourceStep, limit: int | None) -> Callable[[], Iterator[dict[str, Any]]]:
+    return lambda: iter(step.read(limit=limit))

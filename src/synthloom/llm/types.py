@@ -1,0 +1,273 @@
+"""The one async model interface: requests in, responses out.
+
+Every backend (``openai``, ``llamacpp``) and every layer around a backend (cache, budget,
+limits, retries) implements :class:`ModelBackend`. A layer wraps an inner ``ModelBackend`` and
+is itself one, so the stack is built by composition (see ``llm/client.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import orjson
+import xxhash
+
+
+@dataclass(frozen=True)
+class Request:
+    """One model request: chat ``messages`` or a raw ``prompt`` (exactly one of them).
+
+    ``n`` asks for several completions of the same request. ``json_schema`` asks for output that
+    validates against a JSON schema (server-side where the backend supports it). ``logprobs`` asks
+    for per-token log probabilities of the output, ``top_logprobs`` for that many alternatives.
+    ``extra`` carries backend-specific fields that are part of the request (they are hashed into
+    the cache key); secrets never go here.
+    """
+
+    messages: tuple[dict[str, str], ...] | None = None
+    prompt: str | None = None
+    n: int = 1
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    json_schema: dict[str, Any] | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("a Request needs exactly one of `messages` (chat) or `prompt` (raw completion)")
+        if self.n < 1:
+            raise ValueError("Request.n must be >= 1")
+
+    @staticmethod
+    def chat(messages: list[dict[str, str]] | tuple[dict[str, str], ...], **params: Any) -> "Request":
+        """Build a chat request; ``params`` are the sampling fields of :class:`Request`."""
+        return Request(messages=tuple(dict(m) for m in messages), **_normalise_params(params))
+
+    @staticmethod
+    def completion(prompt: str, **params: Any) -> "Request":
+        """Build a raw-completion request (e.g. Magpie's pre-query template)."""
+        return Request(prompt=prompt, **_normalise_params(params))
+
+    @property
+    def is_chat(self) -> bool:
+        return self.messages is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical plain-dict form (stable key order, no defaults) used for hashing and lineage."""
+        cached = self.__dict__.get("_dict")
+        if cached is not None:
+            return dict(cached)
+        out: dict[str, Any] = {}
+        if self.messages is not None:
+            out["messages"] = [dict(m) for m in self.messages]
+        if self.prompt is not None:
+            out["prompt"] = self.prompt
+        if self.n != 1:
+            out["n"] = self.n
+        for name in ("temperature", "top_p", "max_tokens"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.stop is not None:
+            out["stop"] = list(self.stop)
+        if self.seed is not None:
+            out["seed"] = self.seed
+        if self.logprobs:
+            out["logprobs"] = True
+        if self.top_logprobs is not None:
+            out["top_logprobs"] = self.top_logprobs
+        if self.json_schema is not None:
+            out["json_schema"] = self.json_schema
+        if self.extra:
+            out["extra"] = {k: v for k, v in self.extra}
+        object.__setattr__(self, "_dict", out)
+        return dict(out)
+
+    def fingerprint(self) -> str:
+        """Stable hash of the full request (what the cache keys on, with the backend identity)."""
+        fp = self.__dict__.get("_fp")
+        if fp is None:
+            fp = xxhash.xxh3_128_hexdigest(orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS))
+            object.__setattr__(self, "_fp", fp)
+        return fp
+
+    def sampling_params(self) -> dict[str, Any]:
+        """The sampling fields only (for lineage): no messages, no prompt."""
+        d = self.to_dict()
+        d.pop("messages", None)
+        d.pop("prompt", None)
+        return d
+
+    def replace(self, **changes: Any) -> "Request":
+        return dataclasses.replace(self, **_normalise_params(changes))
+
+
+def _normalise_params(params: dict[str, Any]) -> dict[str, Any]:
+    out = dict(params)
+    if isinstance(out.get("stop"), str):
+        out["stop"] = (out["stop"],)
+    elif out.get("stop") is not None:
+        out["stop"] = tuple(out["stop"])
+    if isinstance(out.get("extra"), dict):
+        out["extra"] = tuple(sorted(out["extra"].items()))
+    return out
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts of one response (or a sum of many)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, other: "Usage") -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
+    def to_dict(self) -> dict[str, int]:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
+
+@dataclass(slots=True)
+class TokenLogprob:
+    """Log probability of one generated token, with the top alternatives when asked for."""
+
+    token: str
+    logprob: float
+    top: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Choice:
+    """One completion of a request. ``reasoning`` holds a reasoning model's separate trace
+    (``reasoning_content``) when the server returns one."""
+
+    text: str
+    finish_reason: str | None = None
+    logprobs: list[TokenLogprob] | None = None
+    reasoning: str | None = None
+
+
+@dataclass(slots=True)
+class Response:
+    """A model's answer to one :class:`Request`: ``choices`` has ``request.n`` entries."""
+
+    choices: list[Choice]
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+    cached: bool = False
+    parsed: Any = None  # the validated value, when the request asked for structured output
+
+    @property
+    def text(self) -> str:
+        return self.choices[0].text if self.choices else ""
+
+    @property
+    def texts(self) -> list[str]:
+        return [c.text for c in self.choices]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "choices": [
+                {
+                    "text": c.text,
+                    "finish_reason": c.finish_reason,
+                    "logprobs": None
+                    if c.logprobs is None
+                    else [[t.token, t.logprob, [list(x) for x in t.top]] for t in c.logprobs],
+                    "reasoning": c.reasoning,
+                }
+                for c in self.choices
+            ],
+            "usage": self.usage.to_dict(),
+            "model": self.model,
+        }
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "Response":
+        choices = []
+        for c in d["choices"]:
+            lp = c.get("logprobs")
+            choices.append(
+                Choice(
+                    text=c["text"],
+                    finish_reason=c.get("finish_reason"),
+                    logprobs=None
+                    if lp is None
+                    else [TokenLogprob(t[0], t[1], [tuple(x) for x in t[2]]) for t in lp],
+                    reasoning=c.get("reasoning"),
+                )
+            )
+        u = d.get("usage") or {}
+        return Response(
+            choices=choices,
+            usage=Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0)),
+            model=d.get("model", ""),
+        )
+
+
+class ModelError(Exception):
+    """A model call failed. ``retryable`` says whether the retry layer may try again;
+    ``retry_after`` is a server-requested wait in seconds (HTTP ``Retry-After``)."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class RateLimited(ModelError):
+    """HTTP 429 or an equivalent back-off signal: retryable, shrinks adaptive concurrency."""
+
+    retryable = True
+
+
+class TransientError(ModelError):
+    """5xx, timeouts, connection resets, truncated or unparseable bodies: retryable."""
+
+    retryable = True
+
+
+class Timeout(TransientError):
+    """The request took longer than its deadline; shrinks adaptive concurrency like a 429."""
+
+
+class PermanentError(ModelError):
+    """4xx other than 429, bad model path, unsupported feature: retrying cannot help."""
+
+
+class BudgetExceeded(ModelError):
+    """A request, token or cost cap was reached. The run stops cleanly and can be resumed."""
+
+
+@runtime_checkable
+class ModelBackend(Protocol):
+    """What every backend and every layer implements.
+
+    ``identity`` names the backend and model in a way that is part of the cache key (e.g.
+    ``openai:gpt-4o-mini@http://host:8000/v1`` or ``llamacpp:<sha256 of the gguf>``); it never
+    contains secrets.
+    """
+
+    identity: str
+
+    async def complete(self, request: Request) -> Response:
+        """Answer one request (raise a :class:`ModelError` subclass on failure)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections, threads and model memory."""
+        ...

@@ -1,0 +1,189 @@
+"""YAML recipes → pipelines, with errors that name the file, the line and the fix.
+
+A recipe has ``name``, ``description``, ``citations``, ``params`` (values a user can change with
+``--set key=value``, used as ``${key}`` anywhere in ``models`` and ``steps``), ``models`` (name →
+spec string, or a mapping with ``spec`` and per-model settings) and ``steps`` (each with ``name``,
+``type`` and that type's options; ``inputs`` to branch or join).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import inspect
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..llm.client import check_model
+from ..llm.spec import SETTABLE, ModelConfig, ModelSpecError, parse_model_spec
+from ..pipeline.pipeline import Pipeline, PipelineError
+from ..pipeline.templates import TemplateError
+from .registry import STEP_TYPES, step_class, step_options
+
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+TOP_LEVEL = ("name", "description", "citations", "params", "models", "steps")
+_PARAM = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class RecipeError(ValueError):
+    """A recipe cannot be used as written: ``where`` is ``file:line``, ``hint`` the fix."""
+
+    def __init__(self, message: str, *, file: str, line: int | None = None, hint: str = ""):
+        self.message, self.file, self.line, self.hint = message, file, line, hint
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {message}" + (f"\n  fix: {hint}" if hint else ""))
+
+
+@dataclass
+class Recipe:
+    """A parsed recipe: its data, where each key sits in the file, and its parameters."""
+
+    data: dict[str, Any]
+    file: str
+    lines: dict[tuple, int] = field(default_factory=dict)
+
+    def line(self, *path: Any) -> int | None:
+        """Line of the deepest known prefix of ``path`` (e.g. ``("steps", 2, "prompt")``)."""
+        for n in range(len(path), 0, -1):
+            if path[:n] in self.lines:
+                return self.lines[path[:n]]
+        return None
+
+    def error(self, message: str, *path: Any, hint: str = "") -> RecipeError:
+        return RecipeError(message, file=self.file, line=self.line(*path), hint=hint)
+
+
+# -- finding and parsing ------------------------------------------------------------------------
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
+
+
+def resolve_recipe_path(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.exists():
+            raise RecipeError("no such recipe file", file=str(p), hint="check the path")
+        return p
+    builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
+    if builtin.exists():
+        return builtin
+    close = difflib.get_close_matches(name_or_path, builtin_names(), n=1)
+    raise RecipeError(
+        f"no built-in recipe named {name_or_path!r} and no such file", file=name_or_path,
+        hint=(f"did you mean {close[0]!r}? " if close else "") + "`synthloom recipes` lists the built-in recipes",
+    )
+
+
+def parse_recipe(text: str, file: str) -> Recipe:
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        problem = getattr(e, "problem", None) or str(e)
+        raise RecipeError(f"not valid YAML: {problem}", file=file, line=mark.line + 1 if mark else None,
+                          hint="check indentation and quoting on that line (quote values that contain ': ' or '{{')") from None
+    if not isinstance(data, dict):
+        raise RecipeError("a recipe is a YAML mapping with `steps:` (and optionally name, params, models)", file=file, line=1)
+    lines: dict[tuple, int] = {}
+    _collect_lines(node, data, (), lines)
+    recipe = Recipe(data, file, lines)
+    for key in data:
+        if key not in TOP_LEVEL:
+            close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
+            raise recipe.error(f"unknown top-level key {key!r}", key,
+                               hint=f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(TOP_LEVEL)}")
+    if not isinstance(data.get("steps"), list) or not data["steps"]:
+        raise recipe.error("the recipe has no `steps:` list", "steps", hint="add a list of steps, starting with a source (type: load)")
+    return recipe
+
+
+def _collect_lines(node: Any, value: Any, path: tuple, lines: dict[tuple, int]) -> None:
+    if isinstance(node, yaml.MappingNode) and isinstance(value, dict):
+        for key_node, val_node in node.value:
+            key = key_node.value
+            if key in value:
+                lines[path + (key,)] = key_node.start_mark.line + 1
+                _collect_lines(val_node, value[key], path + (key,), lines)
+    elif isinstance(node, yaml.SequenceNode) and isinstance(value, list):
+        for i, (item_node, item) in enumerate(zip(node.value, value)):
+            lines[path + (i,)] = item_node.start_mark.line + 1
+            _collect_lines(item_node, item, path + (i,), lines)
+
+
+# -- parameters and overrides ---------------------------------------------------------------------
+def apply_overrides(recipe: Recipe, sets: list[str], model: str | None) -> None:
+    data = recipe.data
+    params = data.setdefault("params", {}) or {}
+    data["params"] = params
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise RecipeError(f"--set {item!r} is not key=value", file=recipe.file, hint="write e.g. --set input=prompts.jsonl")
+        value = yaml.safe_load(raw) if raw.strip() else ""
+        if key in params:
+            params[key] = value
+        elif "." in key:
+            _set_path(recipe, key, value)
+        else:
+            close = difflib.get_close_matches(key, list(params), n=1)
+            raise RecipeError(
+                f"--set {key}: the recipe has no parameter {key!r}", file=recipe.file, line=recipe.line("params"),
+                hint=(f"did you mean {close[0]!r}? " if close else "")
+                + (f"parameters: {', '.join(params)}; " if params else "")
+                + "or set a nested value like steps.STEP.OPTION=VALUE or models.NAME.SETTING=VALUE",
+            )
+    if model:
+        models = data.setdefault("models", {}) or {}
+        data["models"] = models
+        current = models.get("default")
+        if isinstance(current, dict):
+            current["spec"] = model
+        else:
+            models["default"] = model
+
+
+def _set_path(recipe: Recipe, dotted: str, value: Any) -> None:
+    head, *rest = dotted.split(".")
+    target: Any = recipe.data.get(head)
+    if head == "steps" and rest:
+        names = [s.get("name") for s in recipe.data["steps"] if isinstance(s, dict)]
+        if rest[0] not in names:
+            close = difflib.get_close_matches(rest[0], [n for n in names if n], n=1)
+            raise RecipeError(f"--set {dotted}: no step named {rest[0]!r}", file=recipe.file,
+                              hint=f"did you mean {close[0]!r}?" if close else f"steps: {', '.join(map(str, names))}")
+        target = recipe.data["steps"][names.index(rest[0])]
+        rest = rest[1:]
+    if target is None or not rest:
+        raise RecipeError(f"--set {dotted}: nothing to set there", file=recipe.file,
+                          hint="use params (--set NAME=VALUE), steps.STEP.OPTION=VALUE or models.NAME.SETTING=VALUE")
+    for part in rest[:-1]:
+        if isinstance(target.get(part), str) and head == "models":
+            target[part] = {"spec": target[part]}
+        target = target.setdefault(part, {})
+    target[rest[-1]] = value
+
+
+def substitute(value: Any, params: dict[str, Any], recipe: Recipe, path: tuple) -> Any:
+    """Replace ``${name}`` with parameter values (a whole-string reference keeps the value's type)."""
+    if isinstance(value, str):
+        whole = _PARAM.fullmatch(value.strip())
+        def lookup(name: str) -> Any:
+            if name not in params:
+                close = difflib.get_close_matches(name, list(params), n=1)
+                raise recipe.error(f"${{{name}}} refers to no parameter", *path,
+                                   hint=(f"did you mean ${{{close[0]}}}? " if close else "") + "define it under params:")
+            return params[name]
+        if whole:
+            return lookup(whole.group(1))
+        return _PARAM.sub(lambda m: str(lookup(m.group(1))), value)
+    if isinstance(value, list):
+        return [substitute(v, params, recipe, path + (i,)) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: substitute(v, params, recipe, path + (k,)) for k, v in value.items()}
+    return value

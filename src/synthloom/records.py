@@ -1,0 +1,38 @@
+"""Records, stable ids and lineage.
+
+A record is a plain JSON-serialisable dict. Two keys are reserved:
+
+``id``        stable id, never random: a source's record ``i`` gets ``derive_id("", step, i)``; a
+              step that makes several records from one (expand) gives child ``j`` the id
+              ``derive_id(parent_id, step, j)``. Map and filter steps keep the id: the row is the same
+              row with more columns. Reruns therefore produce the same ids.
+``_lineage``  list of entries, one per step that made or changed the row through a model or an
+              expansion: ``{"step", "parent", "model", "prompt_hash", "params", "usage", "cached"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import xxhash
+
+ID = "id"
+LINEAGE = "_lineage"
+RESERVED = (ID, LINEAGE)
+
+
+def derive_id(parent_id: str, step: str, index: int) -> str:
+    """The id of record ``index`` made by ``step`` from ``parent_id`` ("" for a source)."""
+    return xxhash.xxh3_64_hexdigest(f"{parent_id}\x1f{step}\x1f{index}".encode())
+
+
+def add_lineage(record: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Append one lineage entry to ``record`` (in place), dropping empty fields."""
+    clean = {k: v for k, v in entry.items() if v not in (None, {}, [])}
+    existing = record.get(LINEAGE)
+    record[LINEAGE] = [*existing, clean] if existing else [clean]
+
+
+def user_columns(record: dict[str, Any]) -> dict[str, Any]:
+    """The record without the reserved ``id``/``_lineage`` keys (what templates see)."""
+    return {k: v for k, v in record.items() if k not in RESERVED}
