@@ -7,7 +7,7 @@ A record is a plain JSON-serialisable dict. Two keys are reserved:
               ``derive_id(parent_id, step, j)``. Map and filter steps keep the id: the row is the same
               row with more columns. Reruns therefore produce the same ids.
 ``_lineage``  list of entries, one per step that made or changed the row through a model or an
-              expansion: ``{"step", "parent", "model", "prompt_hash", "params", "usage", "cached"}``.
+              expansion: ``{"step", "parent", "model", "prompt_hash", "params", "usage", "finish_reason"}``.
 """
 
 from __future__ import annotations

@@ -136,15 +136,25 @@ def test_shared_failure_reaches_every_waiter_and_is_not_stored(tmp_path):
 
 def test_cancelled_first_caller_does_not_fail_the_others(tmp_path):
     async def run():
-        inner = EchoBackend(delay=0.1)
+        inner = EchoBackend()
+        first_call_started = asyncio.Event()
+
+        class HangsOnce(EchoBackend):
+            async def complete(self, request):
+                if not inner.calls:
+                    inner.calls.append(request)
+                    first_call_started.set()
+                    await asyncio.Event().wait()  # never answers: the caller gets cancelled
+                return await inner.complete(request)
+
         with ResponseCache(tmp_path / "c.db") as cache:
-            model = CachedBackend(inner, cache)
+            model = CachedBackend(HangsOnce(), cache)
             leader = asyncio.create_task(model.complete(chat("x")))
-            await asyncio.sleep(0.01)
+            await first_call_started.wait()
             waiter = asyncio.create_task(model.complete(chat("x")))
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)  # the waiter now waits for the leader's answer
             leader.cancel()
-            answer = await waiter
+            answer = await asyncio.wait_for(waiter, 10)
             assert leader.cancelled()
         return inner, answer
 

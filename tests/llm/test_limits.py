@@ -121,18 +121,17 @@ def test_permanent_errors_do_not_shrink_the_limit():
 
 def test_retry_after_pauses_every_new_send():
     async def run():
-        inner = ScriptedBackend([RateLimited("429", retry_after=0.3)])
+        inner = ScriptedBackend([RateLimited("429", retry_after=0.5)])
         model = RateLimitedBackend(inner, max_in_flight=4)
         with pytest.raises(RateLimited):
             await model.complete(req(0))
-        failed_at = time.monotonic()
-        assert model.paused_for() > 0.2
+        assert 0 < model.paused_for() <= 0.5
         await gather(model, 3)
-        return inner, failed_at
+        return inner
 
-    inner, failed_at = asyncio.run(run())
+    inner = asyncio.run(run())
     assert len(inner.sent_at) == 4
-    assert min(inner.sent_at[1:]) >= failed_at + 0.25
+    assert min(inner.sent_at[1:]) >= inner.sent_at[0] + 0.49
 
 
 def test_cancelled_waiters_give_their_slots_back():
@@ -154,10 +153,10 @@ def test_cancelled_waiters_give_their_slots_back():
 def test_token_bucket_spaces_requests_at_the_rate():
     bucket = TokenBucket(per_minute=60)  # 1 a second, burst of 1
     assert bucket.take(1) == 0.0
-    assert bucket.take(1) == pytest.approx(1.0, abs=0.05)
-    assert bucket.take(1) == pytest.approx(2.0, abs=0.05)
+    assert 0.5 < bucket.take(1) <= 1.0  # (less any time that passed between the calls)
+    assert 1.5 < bucket.take(1) <= 2.0
     bucket.adjust(2)  # two of them turned out free
-    assert bucket.take(1) == pytest.approx(1.0, abs=0.05)
+    assert 0.5 < bucket.take(1) <= 1.0
 
 
 def test_requests_per_minute_delays_sends_beyond_the_burst():

@@ -17,6 +17,7 @@ import xxhash
 
 from ..llm.types import Request, Response
 from ..records import ID, add_lineage, derive_id
+from .fingerprint import code_fingerprint
 from .step import Rejected, StreamStep
 from .templates import render, template_columns
 
@@ -103,7 +104,11 @@ class LLMStep(StreamStep):
             "system": self.system,
             "raw": self.raw,
             "json_schema": self.json_schema,
+            "structured_attempts": self.structured_attempts,
+            "reject_truncated": self.reject_truncated,
             "sampling": self.sampling,
+            "prompt_fn": code_fingerprint(self._prompt_fn) if self._prompt_fn else None,
+            "parse_fn": code_fingerprint(self._parse_fn) if self._parse_fn else None,
         }
 
     # -- the two functions a user writes ------------------------------------------------------
@@ -182,7 +187,6 @@ class LLMStep(StreamStep):
             "prompt_hash": req.fingerprint()[:16],
             "params": req.sampling_params(),
             "usage": response.usage.to_dict(),
-            "cached": response.cached,
             "finish_reason": response.choices[0].finish_reason if response.choices else None,
         }
         parent = record.get(ID, "")

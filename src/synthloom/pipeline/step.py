@@ -85,8 +85,12 @@ class Step:
         """Release what ``setup`` acquired."""
 
     def describe(self) -> dict[str, Any]:
-        """What identifies this step's behaviour (part of the run fingerprint)."""
-        return {"name": self.name, "class": type(self).__qualname__, "kind": self.kind, **self.options}
+        """What identifies this step's behaviour (part of the run fingerprint): its class, its
+        options, and the code of the methods a user's subclass defines."""
+        from .fingerprint import class_code_fingerprint
+
+        return {"name": self.name, "class": type(self).__qualname__, "kind": self.kind,
+                "inputs": self.inputs, "code": class_code_fingerprint(type(self)), **self.options}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

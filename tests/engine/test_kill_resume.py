@@ -1,0 +1,110 @@
+"""kill -9 at random moments, rerun to completion: the data must equal an uninterrupted run's."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from synthloom.io.shards import read_shards
+from synthloom.testing.fake_server import FakeOpenAIServer, FakeServerConfig
+
+RECIPE = """
+name: killtest
+params:
+  input: prompts.jsonl
+models:
+  default:
+    spec: openai:fake@{url}
+    max_in_flight: 32
+steps:
+  - name: prompts
+    type: load
+    path: ${{input}}
+  - name: answer
+    type: llm
+    prompt: "{{{{ prompt }}}}"
+    output: answer
+    temperature: 0.8
+    max_tokens: 12
+  - name: keep_some
+    type: filter
+    keep: "'7' not in prompt"
+    reason: prompt mentions a seven
+  - name: dedup
+    type: dedup_exact
+    columns: [answer]
+  - name: followup
+    type: llm
+    prompt: "Follow up on: {{{{ answer }}}}"
+    output: followup
+    temperature: 0.0
+    max_tokens: 8
+"""
+
+
+def _run(recipe: Path, prompts: Path, out: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "synthloom.cli.main", "run", str(recipe), "--set", f"input={prompts}",
+           "-o", str(out), "--quiet", "--partition-size", "40"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _snapshot(out: Path) -> dict:
+    rejected = {p.name: list(read_shards(p)) for p in sorted((out / "rejected").iterdir()) if p.is_dir()}
+    errors = {p.name: list(read_shards(p)) for p in sorted((out / "errors").iterdir()) if p.is_dir()}
+    run = json.loads((out / "run.json").read_text())
+    return {"data": list(read_shards(out / "data")), "rejected": rejected, "errors": errors,
+            "counts": run["counts"], "rows": run["rows"], "status": run["status"]}
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_rerun_gives_identical_data(tmp_path):
+    prompts = tmp_path / "prompts.jsonl"
+    with open(prompts, "w") as f:
+        for i in range(1200):
+            f.write(json.dumps({"prompt": f"Say something about number {i % 1000}"}) + "\n")  # 200 duplicates
+    rng = random.Random(int(os.environ.get("SYNTHLOOM_KILL_SEED", "20261122")))
+    with FakeOpenAIServer(FakeServerConfig(latency_s=0.004)) as server:
+        recipe = tmp_path / "killtest.yaml"
+        recipe.write_text(RECIPE.format(url=server.url))
+        ref_out = tmp_path / "reference"
+        t0 = time.monotonic()
+        ref = _run(recipe, prompts, ref_out)
+        assert ref.wait(timeout=300) == 0, ref.stderr.read().decode()
+        duration = time.monotonic() - t0
+        reference = _snapshot(ref_out)
+        assert reference["status"] == "completed" and len(reference["data"]) > 500
+        assert reference["counts"]["keep_some"]["rejected"] > 0 and reference["counts"]["dedup"]["rejected"] > 0
+
+        moments = sorted(rng.uniform(0.15, duration * 0.95) for _ in range(6))
+        killed_mid_run = 0
+        for trial, moment in enumerate(moments):
+            out = tmp_path / f"trial{trial}"
+            proc = _run(recipe, prompts, out)
+            time.sleep(moment)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                killed_mid_run += 1
+            proc.wait(timeout=60)
+            if trial % 2 == 1:  # a second kill during the resumed run
+                proc = _run(recipe, prompts, out)
+                time.sleep(rng.uniform(0.1, duration / 2))
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=60)
+            rerun = _run(recipe, prompts, out)
+            assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()
+            got = _snapshot(out)
+            assert got["data"] == reference["data"], f"trial {trial}: killed at {moment:.2f}s"
+            assert got["rejected"] == reference["rejected"]
+            assert got["errors"] == reference["errors"]
+            assert got["counts"] == reference["counts"] and got["rows"] == reference["rows"]
+            assert not list((out / "data").glob(".tmp-*"))
+        assert killed_mid_run >= 5, f"only {killed_mid_run} kills landed mid-run (duration {duration:.2f}s)"
