@@ -207,3 +207,22 @@ def test_model_server_down_is_reported_before_anything_is_written(tmp_path):
     with pytest.raises(ModelSpecError, match=r"could not connect to http://127.0.0.1:9/v1.*is the server running"):
         run_pipeline(pipe, tmp_path / "o", opts())
     assert not (tmp_path / "o").exists()
+
+
+def test_model_failing_in_a_row_stops_the_run_and_rerun_resumes(tmp_path, monkeypatch):
+    from synthloom.llm.spec import parse_model_spec
+    from synthloom.testing.fake_server import FakeOpenAIServer, FakeServerConfig
+
+    src = RecordsSource("seeds", rows=[{"q": f"q{i}"} for i in range(60)])
+    with FakeOpenAIServer(FakeServerConfig(api_key="right-key")) as server:
+        def pipe():
+            cfg = parse_model_spec(f"openai:fake@{server.url}", name="default", api_key_env="SL_TEST_KEY", max_in_flight=4)
+            return Pipeline([src, answer_step(temperature=0.0)], models={"default": cfg})
+
+        monkeypatch.setenv("SL_TEST_KEY", "wrong-key")
+        stopped = run_pipeline(pipe(), tmp_path / "o", opts(partition_size=10))
+        assert stopped.status == "stopped: model failing" and "Incorrect API key" in stopped.message
+        assert stopped.rows["data"] == 0
+        monkeypatch.setenv("SL_TEST_KEY", "right-key")
+        done = run_pipeline(pipe(), tmp_path / "o", opts(partition_size=10))
+        assert done.ok and done.rows == {"data": 60, "rejected": 0, "errors": 0}

@@ -16,8 +16,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 EXIT_USER_ERROR = 2
 EXIT_STOPPED = 3
@@ -101,6 +101,9 @@ def _report(result, quiet: bool) -> None:
                   + (f", {rows['rejected']} rejected" if rows["rejected"] else "")
                   + (f", [red]{rows['errors']} errors[/red] (see {result.out / 'errors'})" if rows["errors"] else ""))
         out.print(f"look at it:  synthloom view {result.out}    (card: {result.out / 'card.md'})")
+        if result.retryable_errors:
+            out.print(f"{result.retryable_errors} rows failed because the model did (see errors/); "
+                      "rerun the same command to retry them")
     else:
         err.print(f"[yellow]{result.status}[/yellow]: {result.message}")
 

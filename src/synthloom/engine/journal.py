@@ -47,6 +47,9 @@ class Journal:
     def _apply(self, entry: dict[str, Any]) -> None:
         if "fingerprint" in entry:
             self.fingerprint = entry["fingerprint"]
+        elif "reset" in entry:
+            self.partitions.pop(entry["seg"], None)
+            self.complete.pop(entry["seg"], None)
         elif "complete" in entry:
             self.complete[entry["seg"]] = entry["partitions"]
         else:
@@ -69,14 +72,28 @@ class Journal:
             os.fsync(f.fileno())
         self._apply(entry)
 
-    def commit_partition(self, seg: str, part: int, counts: dict[str, dict[str, int]], rows: dict[str, int]) -> None:
-        self.append({"seg": seg, "part": part, "counts": counts, "rows": rows})
+    def commit_partition(self, seg: str, part: int, counts: dict[str, dict[str, int]], rows: dict[str, int],
+                         retry: int = 0) -> None:
+        """``retry`` counts error rows caused by the model failing (not by one bad answer): a
+        rerun recomputes such partitions, so rerunning after fixing the server retries them."""
+        entry: dict[str, Any] = {"seg": seg, "part": part, "counts": counts, "rows": rows}
+        if retry:
+            entry["retry"] = retry
+        self.append(entry)
+
+    def reset(self, seg: str) -> None:
+        """Forget everything committed for ``seg`` (its input changed)."""
+        self.append({"seg": seg, "reset": True})
+
+    def to_retry(self, seg: str) -> set[int]:
+        return {p for p, e in self.partitions.get(seg, {}).items() if e.get("retry")}
 
     def mark_complete(self, seg: str, partitions: int) -> None:
         self.append({"seg": seg, "complete": True, "partitions": partitions})
 
     def done(self, seg: str) -> set[int]:
-        return set(self.partitions.get(seg, {}))
+        """Committed partitions that need no retry."""
+        return {p for p, e in self.partitions.get(seg, {}).items() if not e.get("retry")}
 
     def counts(self, seg: str) -> dict[str, dict[str, int]]:
         """Per-step counts summed over the committed partitions of ``seg``."""

@@ -73,6 +73,7 @@ class RunResult:
     usage: dict[str, Any]
     elapsed_s: float
     resumed_partitions: int = 0
+    retryable_errors: int = 0  # error rows from model failures: rerunning the command retries them
     message: str = ""
     steps: list[str] = field(default_factory=list)
 
@@ -137,6 +138,9 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
         if resumed:
             options.log(f"resuming the run in {out}: {resumed} partition(s) already committed")
     segments = plan_segments(pipeline)
+    retrying = _invalidate_for_retry(journal, segments)
+    if retrying:
+        options.log(f"retrying {retrying} row(s) that failed on the model last time")
     rundir.write_run_json({"status": "running", "pipeline": pipeline.name, "started": started, "fingerprint": fp})
     if options.recipe_text is not None:
         rundir.write_lock(options.recipe_text)
@@ -202,6 +206,7 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
     result = RunResult(
         status=status, out=out, counts=counts, rows=rows, usage=usage.snapshot(), elapsed_s=elapsed,
         resumed_partitions=resumed, message=message, steps=[s.name for s in pipeline.topological()],
+        retryable_errors=sum(e.get("retry", 0) for parts in journal.partitions.values() for e in parts.values()),
     )
     rundir.write_run_json({
         "status": status,
@@ -213,6 +218,7 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
         "fingerprint": fp,
         "resumed_partitions": resumed,
         "rows": rows,
+        "retryable_errors": result.retryable_errors,
         "counts": {name: counts[name].to_dict() for name in result.steps if name in counts},
         "usage": result.usage,
         "models": {name: cfg.public_dict() for name, cfg in configs.items()},
@@ -245,6 +251,24 @@ async def _run_segment(
         head_is_source=isinstance(head, SourceStep),
     )
     await runner.run()
+
+
+def _invalidate_for_retry(journal: Journal, segments: list[Segment]) -> int:
+    """Partitions with model-failure error rows are recomputed; segments downstream of a segment
+    that recomputes anything start over (their input changes). Returns the rows to retry."""
+    rows = 0
+    dirty: set[str] = set()
+    for seg in segments:
+        retry = journal.to_retry(seg.name)
+        rows += sum(journal.partitions[seg.name][p]["retry"] for p in retry)
+        if any(u in dirty for u in seg.upstream):
+            if journal.partitions.get(seg.name) or seg.name in journal.complete:
+                journal.reset(seg.name)
+            dirty.add(seg.name)
+        elif retry:
+            journal.complete.pop(seg.name, None)
+            dirty.add(seg.name)
+    return rows
 
 
 def _window(seg: Segment, pipeline: Pipeline) -> int:

@@ -45,6 +45,7 @@ class _Partition:
     sealed: bool = False
     results: list[tuple[tuple, str, dict[str, Any]]] = field(default_factory=list)
     counts: dict[str, StepCounts] = field(default_factory=dict)
+    retry: int = 0  # error rows caused by the model failing (retried on a rerun)
 
     def count(self, step: str) -> StepCounts:
         c = self.counts.get(step)
@@ -85,7 +86,6 @@ class SegmentRunner:
         self.head_is_source = head_is_source
         self.max_failures = max_consecutive_model_failures
         self._consecutive_failures = 0
-        self._last_model_error: BaseException | None = None
         self._commit_lock = asyncio.Lock()
 
     async def run(self) -> int:
@@ -200,6 +200,8 @@ class SegmentRunner:
         except Exception as e:
             counts.errors += 1
             self.live(step.name, "errors", 1)
+            if is_model_failure(e):
+                part.retry += 1
             self._note_failure(step, e)
             part.results.append((key, "error", _error_row(step.name, record, e)))
             return
@@ -220,14 +222,15 @@ class SegmentRunner:
                 await self._run_chain(part, child, i + 1, key + (j,))
 
     def _note_failure(self, step: StreamStep, e: Exception) -> None:
-        if not (isinstance(e, ModelError) and e.retryable):
+        """Stop the run when the model keeps failing (server down, bad key, unknown model): rows would
+        only pile up as errors. A bad answer for one row (structured output) does not count."""
+        if not is_model_failure(e):
             return
         self._consecutive_failures += 1
-        self._last_model_error = e
         if self._consecutive_failures >= self.max_failures:
             raise RunStopped(
-                f"step {step.name!r}: the model failed {self._consecutive_failures} times in a row after retries "
-                f"(last error: {e}). Nothing committed was lost; fix the model server and rerun the same command to resume",
+                f"step {step.name!r}: the model failed {self._consecutive_failures} times in a row "
+                f"(last error: {e}). Committed rows are kept; fix the cause and rerun the same command to resume",
                 "stopped: model failing",
             )
 
@@ -248,7 +251,13 @@ class SegmentRunner:
                 part.index,
                 counts,
                 {k: len(v) for k, v in rows.items()},
+                part.retry,
             )
+
+
+def is_model_failure(e: BaseException) -> bool:
+    """The model (server, key, network) failed, as opposed to one unusable answer for one row."""
+    return isinstance(e, ModelError) and getattr(e, "raw_text", None) is None
 
 
 def _take(iterator: Iterator[Any], n: int) -> list[Any]:

@@ -34,7 +34,7 @@ class ServerState:
     def __init__(self, config: FakeServerConfig):
         self.config = config
         self.required = [(k.lower().encode(), v.encode()) for k, v in config.required_headers.items()]
-        self.auth = f"bearer {config.api_key}".encode() if config.api_key else None
+        self.auth = f"bearer {config.api_key}".lower().encode() if config.api_key else None  # headers are compared lower-cased
         self.last_head = b""
         self.last_body = b""
         self.connections_open = 0
