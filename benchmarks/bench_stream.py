@@ -320,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
                     if mode == "rerun" and not (out / ".state" / "cache.sqlite").exists():
                         print(f"skipping rerun for {n}: run mode 'cache' first (--modes cache,rerun)", file=sys.stderr)
                         continue
+                    if mode == "rerun":  # the rerun starts its journal afresh; drop the old one so sampling sees progress
+                        (out / ".state" / "journal.jsonl").unlink(missing_ok=True)
                     server.reset_stats()
                     prof = BENCH_DIR / "results" / f"stream-{n}-{mode}.prof" if args.cprofile else None
                     if prof is not None:

@@ -24,6 +24,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -169,31 +170,45 @@ def run_scenario(scenario: Scenario, participants: list[str], args: argparse.Nam
     counts = {"synthloom": scenario.synthloom_requests, "bare_asyncio": scenario.bare_requests}
     prompt_files = {n: write_prompts(work_dir / f"prompts_{n}.jsonl", n)
                     for n in {counts.get(p, scenario.peer_requests) for p in participants}}
+    steps: list[str] = []
+    for participant in participants:
+        steps.append(participant)
+        if participant == "synthloom" and args.rerun and scenario.name == "zero":
+            steps.append("synthloom_rerun")
     runs: dict[str, list[Measurement]] = {}
     with LoopbackServer(REPO / ".venv" / "bin" / "python", scenario.latency_s) as server:
         print(f"\n== {scenario.name}: latency {scenario.latency_s} s, {scenario.concurrency} concurrent, "
               f"server {server.url}", flush=True)
         for repeat in range(args.repeats):
-            for participant in participants:
-                prompts = prompt_files[counts.get(participant, scenario.peer_requests)]
-                steps = [("synthloom", True), ("synthloom_rerun", False)] if participant == "synthloom" else [
-                    (participant, None)]
-                for name, fresh in steps:
-                    if name == "synthloom_rerun" and (not args.rerun or scenario.name != "zero"):
-                        continue
-                    server.reset_stats()
-                    load = os.getloadavg()[0]
-                    if fresh is None:
-                        m = run_harness(participant, prompts, server.url, scenario, args.max_tokens, work_dir,
-                                        args.timeout)
-                    else:
-                        m = run_synthloom(prompts, server.url, scenario, args.max_tokens,
-                                          work_dir / f"synthloom-{scenario.name}", fresh, args.timeout)
-                    m.load_avg_1m = round(load, 2)
-                    m.server_requests = server.api_requests()
-                    runs.setdefault(name, []).append(m)
-                    print(f"  [{repeat + 1}/{args.repeats}] {describe(m, scenario)}", flush=True)
+            for step in steps:
+                prompts = prompt_files[counts.get(step.removesuffix("_rerun"), scenario.peer_requests)]
+                m = run_step(step, prompts, server, scenario, args, work_dir)
+                runs.setdefault(step, []).append(m)
+                print(f"  [{repeat + 1}/{args.repeats}] {describe(m, scenario)}", flush=True)
     return runs
+
+
+def run_step(step: str, prompts: Path, server: LoopbackServer, scenario: Scenario, args: argparse.Namespace,
+             work_dir: Path) -> Measurement:
+    """One run of one participant, checked against the chat requests the server actually answered."""
+    server.reset_stats()
+    load = os.getloadavg()[0]
+    if step.startswith("synthloom"):
+        fresh = step == "synthloom"
+        out_dir = work_dir / f"synthloom-{scenario.name}"
+        if fresh:  # a new OUTDIR: --fresh alone keeps the response cache in OUTDIR/.state
+            shutil.rmtree(out_dir, ignore_errors=True)
+        m = run_synthloom(prompts, server.url, scenario, args.max_tokens, out_dir, fresh, args.timeout)
+    else:
+        m = run_harness(step, prompts, server.url, scenario, args.max_tokens, work_dir, args.timeout)
+    m.load_avg_1m = round(load, 2)
+    m.server_requests = server.api_requests()
+    if m.server_requests is not None and not m.error:
+        if step == "synthloom_rerun" and m.server_requests > 0:
+            m.error = f"rerun was not all cache hits: server answered {m.server_requests} chat requests"
+        elif step != "synthloom_rerun" and m.server_requests < m.requests:
+            m.error = f"server answered {m.server_requests} chat requests for {m.requests} rows"
+    return m
 
 
 def describe(m: Measurement, scenario: Scenario) -> str:
@@ -336,6 +351,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    # SIGTERM unwinds like Ctrl-C: subprocess.run kills its child, the server stops, the scratch folder goes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args()
     scenarios = {
         "zero": Scenario("zero", 0.0, 64, args.zero_synthloom_requests, args.zero_peer_requests,

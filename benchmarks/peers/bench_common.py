@@ -7,9 +7,13 @@ module uses the standard library only and never imports synthloom.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,20 @@ def parse_harness_args(description: str) -> argparse.Namespace:
     if not args.prompts.is_file():
         parser.error(f"--prompts {args.prompts} is not a file")
     return args
+
+
+@contextlib.contextmanager
+def scratch_dir(work_dir: Path | None, peer: str) -> Iterator[Path]:
+    """--work-dir if given (left in place), else a temporary folder removed afterwards."""
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        yield work_dir
+        return
+    temporary = Path(tempfile.mkdtemp(prefix=f"{peer}-bench-"))
+    try:
+        yield temporary
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
 
 
 def read_prompts(path: Path, limit: int | None = None) -> list[str]:

@@ -8,12 +8,12 @@ Curator's own response cache is disabled so every run sends every request.
 
 from __future__ import annotations
 
+import argparse
 import os
-import tempfile
 import time
 from pathlib import Path
 
-from bench_common import emit_result, is_ok_text, parse_harness_args, preimport, read_prompts
+from bench_common import emit_result, is_ok_text, parse_harness_args, preimport, read_prompts, scratch_dir
 
 
 class ApproximateEncoding:
@@ -35,7 +35,11 @@ def install_offline_tokenizer() -> None:
 def main() -> None:
     args = parse_harness_args(__doc__.splitlines()[0])
     prompts = read_prompts(args.prompts, args.limit)
-    work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="curator-bench-"))
+    with scratch_dir(args.work_dir, "curator") as work_dir:
+        run(args, prompts, work_dir)
+
+
+def run(args: argparse.Namespace, prompts: list[str], work_dir: Path) -> None:
     os.environ["CURATOR_DISABLE_CACHE"] = "1"
     os.environ["CURATOR_CACHE_DIR"] = str(work_dir)
     os.environ.setdefault("CURATOR_DISABLE_RICH_DISPLAY", "1")

@@ -10,19 +10,23 @@ not collide with anything else on the machine.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 
-from bench_common import emit_result, is_ok_text, parse_harness_args, preimport, read_prompts
+from bench_common import emit_result, is_ok_text, parse_harness_args, preimport, read_prompts, scratch_dir
 
 
 def main() -> None:
     args = parse_harness_args(__doc__.splitlines()[0])
     prompts = read_prompts(args.prompts, args.limit)
-    work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="datadesigner-bench-"))
+    with scratch_dir(args.work_dir, "datadesigner") as work_dir:
+        run(args, prompts, work_dir)
+
+
+def run(args: argparse.Namespace, prompts: list[str], work_dir: Path) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench-loopback")
 

@@ -7,18 +7,22 @@ sends every request; its cache folder (which it writes even then) goes under --w
 
 from __future__ import annotations
 
+import argparse
 import os
-import tempfile
 import time
 from pathlib import Path
 
-from bench_common import emit_result, is_ok_text, parse_harness_args, preimport, read_prompts
+from bench_common import emit_result, is_ok_text, parse_harness_args, preimport, read_prompts, scratch_dir
 
 
 def main() -> None:
     args = parse_harness_args(__doc__.splitlines()[0])
     prompts = read_prompts(args.prompts, args.limit)
-    work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="distilabel-bench-"))
+    with scratch_dir(args.work_dir, "distilabel") as work_dir:
+        run(args, prompts, work_dir)
+
+
+def run(args: argparse.Namespace, prompts: list[str], work_dir: Path) -> None:
     os.environ["DISTILABEL_CACHE_DIR"] = str(work_dir)
     os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
