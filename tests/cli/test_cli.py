@@ -75,3 +75,18 @@ def test_plain_progress_lines_when_not_a_terminal(tmp_path, prompts_file, fake_m
          fake_model, "-o", str(out), "--quiet", "--fresh"], capture_output=True, text=True, timeout=120)
     assert quiet.returncode == 0 and quiet.stderr == ""
     assert json.loads((out / "run.json").read_text())["usage"]["total"]["cached"] == 10
+
+
+def test_jsonl_output_on_request(tmp_path, prompts_file, fake_model):
+    prompts = prompts_file(5)
+    out = tmp_path / "gen"
+    result = runner.invoke(app, ["run", "generate", "--set", f"input={prompts}", "--model", fake_model, "-o", str(out),
+                                 "--quiet", "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    shards = sorted((out / "data").glob("*.jsonl"))
+    assert shards and not list((out / "data").glob("*.parquet"))
+    lines = [json.loads(line) for s in shards for line in s.read_text().splitlines()]
+    assert [r["prompt"] for r in lines] == [f"Tell me about item {i}" for i in range(5)]
+    assert isinstance(lines[0]["_lineage"], list)
+    bad = runner.invoke(app, ["run", "generate", "--set", f"input={prompts}", "--format", "csv", "-o", str(out)])
+    assert bad.exit_code == 2 and "--format must be parquet or jsonl" in bad.output

@@ -68,15 +68,17 @@ class Progress:
             else:
                 self._print_plain()
 
-    def _tokens_by_step(self) -> dict[str, int]:
-        out: dict[str, int] = defaultdict(int)
+    def _usage_by_step(self) -> tuple[dict[str, int], dict[str, float]]:
+        tokens: dict[str, int] = defaultdict(int)
+        cost: dict[str, float] = defaultdict(float)
         for row in self.usage.snapshot()["by_step"]:
-            out[row["step"]] += row["total_tokens"]
-        return out
+            tokens[row["step"]] += row["total_tokens"]
+            cost[row["step"]] += row["cost"]
+        return tokens, cost
 
     def rows(self) -> list[dict[str, Any]]:
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        tokens = self._tokens_by_step()
+        tokens, cost = self._usage_by_step()
         rows = []
         for step in self.steps:
             c = self.counts[step]
@@ -85,18 +87,24 @@ class Progress:
             total = self.totals.get(step)
             eta = (total - done) / rate if total and rate > 0 and done < total else None
             rows.append({"step": step, "kind": self.kinds.get(step, ""), "done": done, "total": total,
-                         "rate": rate, "eta": eta, "tokens": tokens.get(step, 0), **c})
+                         "rate": rate, "eta": eta, "tokens": tokens.get(step, 0), "cost": cost.get(step, 0.0), **c})
         return rows
 
     def table(self) -> Table:
+        rows = self.rows()
+        priced = any(r["cost"] for r in rows)
         t = Table(title=f"synthloom · {time.monotonic() - self.started:.0f}s", expand=False)
-        for col in ("step", "kind", "done", "rate/s", "ETA", "tokens", "rejected", "errors"):
+        cols = ["step", "kind", "done", "rate/s", "ETA", "tokens", *(["cost"] if priced else []), "rejected", "errors"]
+        for col in cols:
             t.add_column(col, justify="left" if col in ("step", "kind") else "right")
-        for r in self.rows():
+        for r in rows:
             done = f"{r['done']}/{r['total']}" if r["total"] else str(r["done"])
             eta = f"{r['eta']:.0f}s" if r["eta"] is not None else ""
-            t.add_row(r["step"], r["kind"], done, f"{r['rate']:.1f}", eta, str(r["tokens"]),
-                      str(r["rejected"]), f"[red]{r['errors']}[/red]" if r["errors"] else "0")
+            cells = [r["step"], r["kind"], done, f"{r['rate']:.1f}", eta, str(r["tokens"])]
+            if priced:
+                cells.append(f"${r['cost']:.4f}")
+            cells += [str(r["rejected"]), f"[red]{r['errors']}[/red]" if r["errors"] else "0"]
+            t.add_row(*cells)
         return t
 
     def _print_plain(self) -> None:
@@ -105,6 +113,8 @@ class Progress:
             part = f"{r['step']} {r['done']}" + (f"/{r['total']}" if r["total"] else "") + f" ({r['rate']:.1f}/s"
             if r["tokens"]:
                 part += f", {r['tokens']} tok"
+            if r["cost"]:
+                part += f", ${r['cost']:.4f}"
             if r["rejected"]:
                 part += f", {r['rejected']} rejected"
             if r["errors"]:
