@@ -98,9 +98,9 @@ def child_main(args: argparse.Namespace) -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
-    started = time.perf_counter()
+    started, main_cpu = time.perf_counter(), time.thread_time()
     result = run_pipeline(pipe, args.out, options)
-    seconds = time.perf_counter() - started
+    seconds, main_cpu = time.perf_counter() - started, time.thread_time() - main_cpu
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile_to)
@@ -116,6 +116,7 @@ def child_main(args: argparse.Namespace) -> None:
         "ru_maxrss_kb": usage.ru_maxrss,
         "cpu_user_s": usage.ru_utime,
         "cpu_sys_s": usage.ru_stime,
+        "cpu_main_thread_s": main_cpu,
     }))
 
 
@@ -252,7 +253,9 @@ def run_child(n: int, mode: str, url: str, out: Path, args: argparse.Namespace, 
         "rss_target_mb": RSS_TARGET_MB,
         "rss_ok": child["ru_maxrss_kb"] / 1024 < RSS_TARGET_MB,
         "rss_mb_at_progress": rss_profile(sampler.samples, partitions),
+        "rss_timeline": [[round(t, 1), round(kb / 1024, 1), parts] for t, kb, parts in sampler.samples[::10]],
         "cpu_s": round(child["cpu_user_s"] + child["cpu_sys_s"], 1),
+        "cpu_main_thread_s": round(child["cpu_main_thread_s"], 1),
         "rows_out": child["rows"]["data"],
         "rows_rejected": child["rows"]["rejected"],
         "rows_errors": child["rows"]["errors"],
@@ -329,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
                     record = run_child(n, mode, server.url, out, args, input_file, prof)
                     record["server_requests"] = server.stats().get("by_path", {}).get("/v1/chat/completions", 0)
                     runs.append(record)
-                    print(json.dumps({k: v for k, v in record.items() if k not in ("counts", "usage_total")}),
+                    print(json.dumps({k: v for k, v in record.items()
+                                      if k not in ("counts", "usage_total", "rss_timeline")}),
                           flush=True)
                     if not args.keep and mode != "cache":
                         shutil.rmtree(out, ignore_errors=True)

@@ -214,3 +214,21 @@ def test_aclose_frees_model_and_thread():
     with pytest.raises(PermanentError, match="closed"):
         _run(b.complete(Request.completion("Hello", max_tokens=2)))
     _run(b.aclose())  # idempotent
+
+
+@pytest.mark.slow
+def test_sequences_moved_into_freed_slots_keep_their_output(backend):
+    # short requests finish first and leave holes below the long ones, which are moved down
+    requests = [
+        Request.chat([{"role": "user", "content": f"Say something about {word}."}],
+                     temperature=0, max_tokens=2 if i % 2 == 0 else 14)
+        for i, word in enumerate(["cats", "rain", "maps", "tea", "snow", "bikes"])
+    ]
+
+    async def together():
+        return await asyncio.gather(*[backend.complete(r) for r in requests])
+
+    batched = _run(together())
+    alone = [_greedy(backend, r) for r in requests]
+    assert [r.text for r in batched] == [r.text for r in alone]
+    assert all(r.usage.completion_tokens > 2 for r in batched[1::2])

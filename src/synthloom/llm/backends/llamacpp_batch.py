@@ -15,6 +15,7 @@ import asyncio
 import codecs
 import collections
 import ctypes
+import heapq
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,7 +115,7 @@ class BatchEngine:
         self._stopping = False
         self._waiting: collections.deque[_Sequence] = collections.deque()
         self._active: list[_Sequence] = []
-        self._free_slots = list(range(n_seq - 1, -1, -1))
+        self._free_slots = list(range(n_seq))  # a heap: the lowest free slot is reused first
         self._thread = threading.Thread(target=self._run, name="synthloom-llamacpp", daemon=True)
         self._thread.start()
 
@@ -169,6 +170,7 @@ class BatchEngine:
                     self._waiting.extend(_Sequence(job, i) for i in range(job.n))
                 self._drop_cancelled()
                 self._admit()
+                self._compact()
                 if self._active:
                     self._step()
         except BaseException as exc:  # noqa: BLE001 - a crash must reach every waiting caller
@@ -207,8 +209,28 @@ class BatchEngine:
             except PermanentError as exc:
                 self._fail(seq.job, exc)
                 continue
-            seq.slot = self._free_slots.pop()
+            seq.slot = heapq.heappop(self._free_slots)
             self._active.append(seq)
+
+    def _compact(self) -> None:
+        """Move the highest-slot sequence into the lowest free slot while one lies below it.
+
+        llama.cpp runs each run of consecutive sequence ids as its own micro-batch (one more pass
+        over the weights), so holes left by finished sequences slow every later step. With nothing
+        waiting to fill a hole, the KV stream is copied down instead (done at the next decode).
+        """
+        if self._waiting:
+            return
+        while self._free_slots and self._active:
+            top = max(self._active, key=lambda seq: seq.slot)
+            hole = self._free_slots[0]
+            if hole > top.slot:
+                return
+            heapq.heappop(self._free_slots)
+            llama_cpp.llama_memory_seq_cp(self.memory, top.slot, hole, -1, -1)
+            llama_cpp.llama_memory_seq_rm(self.memory, top.slot, -1, -1)
+            heapq.heappush(self._free_slots, top.slot)
+            top.slot = hole
 
     def _make_sampler(self, job: GenerationJob, index: int) -> Any:
         chain_params = llama_cpp.llama_sampler_chain_default_params()
@@ -231,34 +253,36 @@ class BatchEngine:
         return chain
 
     def _step(self) -> None:
+        # Work for this forward pass: one token per decoding sequence, then prompt chunks of newly
+        # admitted sequences (in admission order) until n_batch tokens.
+        budget = self.n_batch - sum(1 for seq in self._active if seq.pending >= 0)
+        work: list[tuple[_Sequence, int]] = []  # (sequence, prompt tokens to send; 0 = decode step)
+        for seq in self._active:
+            if seq.pending >= 0:
+                work.append((seq, 0))
+            elif budget > 0:
+                take = min(budget, len(seq.job.prompt_tokens) - seq.cursor)
+                work.append((seq, take))
+                budget -= take
+        # With one KV stream per sequence, llama.cpp splits a batch into micro-batches of sequences
+        # with consecutive ids in batch order, so tokens are laid out by ascending slot.
+        work.sort(key=lambda item: item[0].slot)
         n = 0
         outputs: list[tuple[int, _Sequence]] = []
         tok, pos, sid, out = self._tok, self._pos, self._sid, self._out
-        for seq in self._active:
-            if seq.pending >= 0:
-                tok[n] = seq.pending
-                pos[n] = seq.n_past
-                sid[n] = seq.slot
-                out[n] = 1
+        for seq, take in work:
+            if take == 0:
+                tok[n], pos[n], sid[n], out[n] = seq.pending, seq.n_past, seq.slot, 1
                 outputs.append((n, seq))
                 n += 1
-        prefilled: list[tuple[_Sequence, int]] = []
-        for seq in self._active:
-            budget = self.n_batch - n
-            if budget <= 0:
-                break
-            remaining = len(seq.job.prompt_tokens) - seq.cursor
-            if seq.pending >= 0 or remaining <= 0:
                 continue
-            take = min(budget, remaining)
             tok[n:n + take] = seq.job.prompt_tokens[seq.cursor:seq.cursor + take]
             pos[n:n + take] = np.arange(seq.cursor, seq.cursor + take, dtype=np.int32)
             sid[n:n + take] = seq.slot
             out[n:n + take] = 0
-            if take == remaining:
+            if seq.cursor + take == len(seq.job.prompt_tokens):
                 out[n + take - 1] = 1
                 outputs.append((n + take - 1, seq))
-            prefilled.append((seq, take))
             n += take
         if n == 0:
             return
@@ -266,16 +290,14 @@ class BatchEngine:
         rc = llama_cpp.llama_decode(self.ctx, self._batch)
         if rc != 0:
             error = TransientError(f"llama_decode failed with code {rc} on a batch of {n} tokens")
-            for seq in {s for _, s in outputs} | {s for s, _ in prefilled}:
+            for seq, _ in work:
                 self._release(seq)
                 self._fail(seq.job, error)
             return
-        for seq, take in prefilled:
+        for seq, take in work:
             seq.cursor += take
-            seq.n_past += take
+            seq.n_past += take if take else 1
         for index, seq in outputs:
-            if seq.pending >= 0:
-                seq.n_past += 1
             self._sample(seq, index)
 
     def _sample(self, seq: _Sequence, index: int) -> None:
@@ -343,7 +365,7 @@ class BatchEngine:
     def _release(self, seq: _Sequence) -> None:
         if seq.slot >= 0:
             llama_cpp.llama_memory_seq_rm(self.memory, seq.slot, -1, -1)
-            self._free_slots.append(seq.slot)
+            heapq.heappush(self._free_slots, seq.slot)
             seq.slot = -1
         if seq.sampler is not None:
             llama_cpp.llama_sampler_free(seq.sampler)
