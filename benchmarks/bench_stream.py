@@ -228,7 +228,11 @@ def run_child(n: int, mode: str, url: str, out: Path, args: argparse.Namespace, 
     proc = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
     sampler = RssSampler(proc.pid, out / ".state" / "journal.jsonl")
     sampler.start()
-    stderr = proc.communicate(timeout=args.timeout)[1]
+    try:
+        stderr = proc.communicate(timeout=args.timeout)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stderr = f"abandoned after --timeout {args.timeout:g} s\n" + proc.communicate()[1]
     wall = time.perf_counter() - started
     sampler.stop()
     load_after = os.getloadavg()

@@ -3,7 +3,8 @@
 Two scenarios, each with one `python -m synthloom.testing.fake_server` process shared by every participant:
 
   zero     no server latency, 64 concurrent: raw framework overhead. synthloom runs 20,000 requests from the
-           command line (recipe -> records on disk, cache on), then reruns the same command (all cache hits).
+           command line (recipe -> records on disk, cache on), then reruns the same command (the run is complete:
+           nothing to do) and runs it once more with --fresh (journal discarded, every response a cache hit).
   latency  0.5 s per reply, 256 concurrent (ideal 512 req/s): how close each gets to the ideal.
 
 Participants: synthloom, the peers (bespokelabs-curator, distilabel, data-designer; each in its own venv under
@@ -42,6 +43,7 @@ from bench_io import LoopbackServer, count_output_rows, last_json_line, read_run
 REPO = BENCH_DIR.parent
 PEERS = ("curator", "distilabel", "datadesigner")
 PARTICIPANTS = ("synthloom", *PEERS, "bare_asyncio")
+CACHED_STEPS = ("synthloom_rerun", "synthloom_replay")
 
 
 @dataclass(frozen=True)
@@ -94,31 +96,43 @@ def synthloom_ready() -> str | None:
     if not synthloom_cli().exists():
         return f"{synthloom_cli()} does not exist"
     probe = subprocess.run([str(synthloom_cli()), "run", "--help"], capture_output=True, text=True, timeout=120)
-    return None if probe.returncode == 0 else f"`synthloom run --help` failed: {probe.stderr.strip()[-300:]}"
+    return None if probe.returncode == 0 else f"`synthloom run --help` failed: {tail(probe.stderr)}"
+
+
+def synthloom_startup_s(times: int = 3) -> float:
+    """Median wall clock of starting Python and importing the CLI: the floor under any `synthloom` command."""
+    python = str(REPO / ".venv" / "bin" / "python")
+    walls = [run_process([python, "-c", "import synthloom.cli.main"], 120, REPO)[1] for _ in range(times)]
+    return statistics.median(walls)
 
 
 def run_process(command: list[str], timeout_s: float, cwd: Path) -> tuple[subprocess.CompletedProcess, float]:
     env = {**os.environ, "OPENAI_API_KEY": "sk-bench-loopback", "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, cwd=cwd, env=env)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, cwd=cwd, env=env)
+    except subprocess.TimeoutExpired:
+        done = subprocess.CompletedProcess(command, -9, "", f"killed after --timeout {timeout_s:.0f} s")
     return done, time.perf_counter() - started
 
 
-def run_synthloom(prompts: Path, url: str, scenario: Scenario, max_tokens: int, out_dir: Path, fresh: bool,
+def run_synthloom(step: str, prompts: Path, url: str, scenario: Scenario, max_tokens: int, out_dir: Path,
                   timeout_s: float) -> Measurement:
-    """One `synthloom run generate` over the prompts file; fresh=False reruns into the same OUTDIR (cache hits)."""
+    """One `synthloom run generate` over the prompts file. Step `synthloom`: --fresh into a new OUTDIR;
+    `synthloom_rerun`: the same command without --fresh into the finished OUTDIR; `synthloom_replay`: --fresh into
+    the finished OUTDIR, so the journal starts over while the response cache in OUTDIR/.state answers everything."""
+    fresh = step != "synthloom_rerun"
     command = [
         str(synthloom_cli()), "run", "generate", "--set", f"input={prompts}", "--model", f"openai:bench@{url}",
         "--set", f"concurrency={scenario.concurrency}", "--set", f"max_tokens={max_tokens}",
         "-o", str(out_dir), "--quiet",
     ] + (["--fresh"] if fresh else [])
-    name = "synthloom" if fresh else "synthloom_rerun"
     requests = count_lines(prompts)
     done, wall = run_process(command, timeout_s, REPO)
     if done.returncode != 0:
-        return Measurement(name, requests, wall, error=f"exit {done.returncode}: {tail(done.stderr)}")
+        return Measurement(step, requests, wall, error=f"exit {done.returncode}: {tail(done.stderr)}")
     rows = count_output_rows(out_dir)
-    measurement = Measurement(name, requests, wall, seconds=read_run_elapsed(out_dir), ok_rows=rows["data"],
+    measurement = Measurement(step, requests, wall, seconds=read_run_elapsed(out_dir), ok_rows=rows["data"],
                               extra={"error_rows": rows["errors"], "rejected_rows": rows["rejected"]})
     if rows["data"] != requests:
         measurement.error = f"{rows['data']} output rows for {requests} prompts ({rows})"
@@ -149,8 +163,9 @@ def run_harness(participant: str, prompts: Path, url: str, scenario: Scenario, m
     result = last_json_line(done.stdout)
     if done.returncode != 0 or result is None:
         return Measurement(participant, requests, wall, error=f"exit {done.returncode}: {tail(done.stderr)}")
+    known = {"peer", "requests", "seconds", "req_per_s", "ok_rows", "failed_rows"}
     measurement = Measurement(participant, result["requests"], wall, seconds=result["seconds"],
-                              ok_rows=result["ok_rows"])
+                              ok_rows=result["ok_rows"], extra={k: v for k, v in result.items() if k not in known})
     if result["ok_rows"] != result["requests"]:
         measurement.error = f"only {result['ok_rows']} of {result['requests']} rows came back"
     return measurement
@@ -174,14 +189,15 @@ def run_scenario(scenario: Scenario, participants: list[str], args: argparse.Nam
     for participant in participants:
         steps.append(participant)
         if participant == "synthloom" and args.rerun and scenario.name == "zero":
-            steps.append("synthloom_rerun")
+            steps += ["synthloom_rerun", "synthloom_replay"]
     runs: dict[str, list[Measurement]] = {}
     with LoopbackServer(REPO / ".venv" / "bin" / "python", scenario.latency_s) as server:
         print(f"\n== {scenario.name}: latency {scenario.latency_s} s, {scenario.concurrency} concurrent, "
               f"server {server.url}", flush=True)
         for repeat in range(args.repeats):
             for step in steps:
-                prompts = prompt_files[counts.get(step.removesuffix("_rerun"), scenario.peer_requests)]
+                participant = "synthloom" if step.startswith("synthloom") else step
+                prompts = prompt_files[counts.get(participant, scenario.peer_requests)]
                 m = run_step(step, prompts, server, scenario, args, work_dir)
                 runs.setdefault(step, []).append(m)
                 print(f"  [{repeat + 1}/{args.repeats}] {describe(m, scenario)}", flush=True)
@@ -194,19 +210,18 @@ def run_step(step: str, prompts: Path, server: LoopbackServer, scenario: Scenari
     server.reset_stats()
     load = os.getloadavg()[0]
     if step.startswith("synthloom"):
-        fresh = step == "synthloom"
         out_dir = work_dir / f"synthloom-{scenario.name}"
-        if fresh:  # a new OUTDIR: --fresh alone keeps the response cache in OUTDIR/.state
+        if step == "synthloom":  # a new OUTDIR: --fresh alone keeps the response cache in OUTDIR/.state
             shutil.rmtree(out_dir, ignore_errors=True)
-        m = run_synthloom(prompts, server.url, scenario, args.max_tokens, out_dir, fresh, args.timeout)
+        m = run_synthloom(step, prompts, server.url, scenario, args.max_tokens, out_dir, args.timeout)
     else:
         m = run_harness(step, prompts, server.url, scenario, args.max_tokens, work_dir, args.timeout)
     m.load_avg_1m = round(load, 2)
     m.server_requests = server.api_requests()
     if m.server_requests is not None and not m.error:
-        if step == "synthloom_rerun" and m.server_requests > 0:
-            m.error = f"rerun was not all cache hits: server answered {m.server_requests} chat requests"
-        elif step != "synthloom_rerun" and m.server_requests < m.requests:
+        if step in CACHED_STEPS and m.server_requests > 0:
+            m.error = f"{step} was not all cache hits: server answered {m.server_requests} chat requests"
+        elif step not in CACHED_STEPS and m.server_requests < m.requests:
             m.error = f"server answered {m.server_requests} chat requests for {m.requests} rows"
     return m
 
@@ -270,13 +285,14 @@ def ratios(participants: dict[str, Any]) -> dict[str, Any]:
             "by_run_elapsed": ours["median_req_per_s"] / theirs["median_req_per_s"],
             "by_wall_clock": ours["median_wall_req_per_s"] / theirs["median_req_per_s"],
         }
-    rerun = participants.get("synthloom_rerun")
-    if rerun and rerun["median_wall_s"]:
-        out["synthloom_first/rerun"] = {
-            "by_run_elapsed": (ours["median_seconds"] / rerun["median_seconds"]
-                               if ours["median_seconds"] and rerun["median_seconds"] else None),
-            "by_wall_clock": ours["median_wall_s"] / rerun["median_wall_s"],
-        }
+    for step in CACHED_STEPS:
+        again = participants.get(step)
+        if again and again["median_wall_s"]:
+            out[f"synthloom_first/{step.split('_')[1]}"] = {
+                "by_run_elapsed": (ours["median_seconds"] / again["median_seconds"]
+                                   if ours["median_seconds"] and again["median_seconds"] else None),
+                "by_wall_clock": ours["median_wall_s"] / again["median_wall_s"],
+            }
     return out
 
 
@@ -333,7 +349,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--latency-synthloom-requests", type=int, default=5_000)
     p.add_argument("--latency-peer-requests", type=int, default=5_000)
     p.add_argument("--latency-bare-requests", type=int, default=5_000)
-    p.add_argument("--no-rerun", dest="rerun", action="store_false", help="skip synthloom's all-cache-hits rerun")
+    p.add_argument("--no-rerun", dest="rerun", action="store_false", help="skip synthloom's rerun and cache replay")
     p.add_argument("--timeout", type=float, default=900, help="seconds one participant run may take")
     p.add_argument("--work-dir", type=Path, default=None, help="scratch folder (default: a temporary one)")
     p.add_argument("--output", type=Path, default=BENCH_DIR / "results" / "throughput.json")
@@ -366,6 +382,7 @@ def main() -> None:
         skipped["synthloom"] = why
         participants.remove("synthloom")
         print(f"synthloom skipped: {why}", flush=True)
+    startup = synthloom_startup_s() if "synthloom" in participants else None
     work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="synthloom-bench-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {}
@@ -376,10 +393,13 @@ def main() -> None:
         if args.work_dir is None:
             shutil.rmtree(work_dir, ignore_errors=True)
     print_table(summary)
+    if startup is not None:
+        print(f"  synthloom CLI start-up (python -c 'import synthloom.cli.main', median of 3): {startup:.2f} s")
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "command": sys.argv,
         "skipped": skipped,
+        "synthloom_cli_startup_s": startup,
         "scenarios": summary,
         "targets": targets(summary),
     }

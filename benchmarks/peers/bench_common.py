@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.metadata
 import json
 import shutil
 import sys
@@ -81,6 +82,13 @@ def preimport(*modules: str) -> None:
             importlib.import_module(name)
         except ImportError:
             pass
+
+
+def package_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def emit_result(peer: str, requests: int, seconds: float, ok_rows: int, **extra: Any) -> None:

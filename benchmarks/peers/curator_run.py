@@ -13,7 +13,9 @@ import os
 import time
 from pathlib import Path
 
-from bench_common import emit_result, is_ok_text, parse_harness_args, preimport, read_prompts, scratch_dir
+from bench_common import (
+    emit_result, is_ok_text, package_version, parse_harness_args, preimport, read_prompts, scratch_dir,
+)
 
 
 class ApproximateEncoding:
@@ -79,7 +81,10 @@ def run(args: argparse.Namespace, prompts: list[str], work_dir: Path) -> None:
     result = llm([{"prompt": prompt} for prompt in prompts], working_dir=str(work_dir))
     dataset = result.dataset
     ok_rows = sum(1 for text in dataset["response"] if is_ok_text(text))
-    emit_result("curator", len(prompts), time.perf_counter() - started, ok_rows)
+    emit_result(
+        "curator", len(prompts), time.perf_counter() - started, ok_rows,
+        version=package_version("bespokelabs-curator"),
+    )
 
 
 if __name__ == "__main__":

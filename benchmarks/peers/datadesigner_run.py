@@ -16,7 +16,9 @@ import os
 import time
 from pathlib import Path
 
-from bench_common import emit_result, is_ok_text, parse_harness_args, preimport, read_prompts, scratch_dir
+from bench_common import (
+    emit_result, is_ok_text, package_version, parse_harness_args, preimport, read_prompts, scratch_dir,
+)
 
 
 def main() -> None:
@@ -65,7 +67,10 @@ def run(args: argparse.Namespace, prompts: list[str], work_dir: Path) -> None:
     result = designer.create(builder, num_records=len(prompts), dataset_name="bench")
     dataset = result.load_dataset()
     ok_rows = sum(1 for text in dataset["response"] if is_ok_text(text))
-    emit_result("datadesigner", len(prompts), time.perf_counter() - started, ok_rows, returned_rows=len(dataset))
+    emit_result(
+        "datadesigner", len(prompts), time.perf_counter() - started, ok_rows,
+        version=package_version("data-designer"), returned_rows=len(dataset),
+    )
 
 
 if __name__ == "__main__":

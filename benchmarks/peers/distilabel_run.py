@@ -12,7 +12,9 @@ import os
 import time
 from pathlib import Path
 
-from bench_common import emit_result, is_ok_text, parse_harness_args, preimport, read_prompts, scratch_dir
+from bench_common import (
+    emit_result, is_ok_text, package_version, parse_harness_args, preimport, read_prompts, scratch_dir,
+)
 
 
 def main() -> None:
@@ -55,7 +57,10 @@ def run(args: argparse.Namespace, prompts: list[str], work_dir: Path) -> None:
     distiset = pipeline.run(use_cache=False)
     rows = distiset["default"]["train"]
     ok_rows = sum(1 for text in rows["generation"] if is_ok_text(text))
-    emit_result("distilabel", len(prompts), time.perf_counter() - started, ok_rows, returned_rows=len(rows))
+    emit_result(
+        "distilabel", len(prompts), time.perf_counter() - started, ok_rows,
+        version=package_version("distilabel"), returned_rows=len(rows),
+    )
 
 
 if __name__ == "__main__":

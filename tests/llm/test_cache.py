@@ -264,3 +264,25 @@ def test_kill_9_keeps_every_committed_response_and_a_sound_database(tmp_path):
     assert rows > 2000  # the flushed 2000 plus the batches committed before the kill
     with ResponseCache(path) as cache:
         assert all(cache.get(cache.key("id", chat(str(i)))).text == str(i) for i in range(0, 2000, 97))
+
+
+def test_cache_opened_empty_answers_misses_without_sql_and_still_finds_its_own_entries(tmp_path):
+    from synthloom.llm.cache import ResponseCache, _bloom_has
+    from synthloom.llm.types import Choice, Response
+
+    path = tmp_path / "c.sqlite"
+    cache = ResponseCache(path)
+    assert cache._bloom is not None  # empty at open
+    keys = [bytes([i]) * 16 for i in range(1, 200)]
+    for k in keys[:100]:
+        cache.put(k, Response([Choice(f"r{k[0]}")]))
+    cache.flush()
+    assert all(_bloom_has(cache._bloom, k) for k in keys[:100])
+    assert cache.get(keys[5]).text == "r6"  # committed: found through SQL, not the pending map
+    assert not cache._pending
+    assert all(cache.get(k) is None for k in keys[100:])
+    cache.close()
+    reopened = ResponseCache(path)
+    assert reopened._bloom is None  # not empty: every lookup asks SQLite
+    assert reopened.get(keys[0]).text == "r1" and reopened.get(keys[150]) is None
+    reopened.close()

@@ -72,6 +72,12 @@ class ResponseCache:
         )
         self._write_conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         self._write_conn.commit()
+        # A cache that held nothing when opened can only hold what this process puts: remember the
+        # keys put in a small Bloom filter and answer lookups it rules out without asking SQLite
+        # (a first run's lookups are all misses). "Maybe" falls back to SQL, so answers stay exact;
+        # only entries another process adds to the same file meanwhile are not seen (asked again).
+        empty = self._write_conn.execute("SELECT 1 FROM responses LIMIT 1").fetchone() is None
+        self._bloom: bytearray | None = bytearray(_BLOOM_BITS // 8) if empty else None
         self._writer = threading.Thread(target=self._write_loop, name=f"synthloom-cache-writer:{self.path.name}", daemon=True)
         self._writer.start()
 
@@ -127,6 +133,8 @@ class ResponseCache:
             return self._decode(*pending)
         if self._closed:
             raise RuntimeError(f"response cache {self.path} is closed")
+        if self._bloom is not None and not _bloom_has(self._bloom, key):
+            return None
         row = self._reader().execute("SELECT codec, value FROM responses WHERE key = ?", (key,)).fetchone()
         return None if row is None else self._decode(row[0], row[1])
 
@@ -150,6 +158,8 @@ class ResponseCache:
             if self._closing:
                 raise RuntimeError(f"response cache {self.path} is closed")
             self._pending[key] = entry
+            if self._bloom is not None:
+                _bloom_add(self._bloom, key)
             self._queue.append((key, entry[0], entry[1]))
             self._enqueued += 1
             n = len(self._queue)
@@ -243,6 +253,23 @@ class ResponseCache:
 
 
 _ROWS_PER_STATEMENT = 256
+_BLOOM_BITS = 1 << 24  # 2 MiB; ~0.4% false "maybe" at a million keys, then degrades to plain SQL lookups
+
+
+def _bloom_slots(key: bytes) -> tuple[int, int, int]:
+    # keys are xxh3-128 digests: any 4 bytes of them are uniformly distributed
+    mask = _BLOOM_BITS - 1
+    return (int.from_bytes(key[0:4], "little") & mask, int.from_bytes(key[4:8], "little") & mask,
+            int.from_bytes(key[8:12], "little") & mask)
+
+
+def _bloom_add(bits: bytearray, key: bytes) -> None:
+    for h in _bloom_slots(key):
+        bits[h >> 3] |= 1 << (h & 7)
+
+
+def _bloom_has(bits: bytearray, key: bytes) -> bool:
+    return all(bits[h >> 3] & (1 << (h & 7)) for h in _bloom_slots(key))
 
 
 def _insert(conn: sqlite3.Connection, rows: list[tuple[bytes, int, bytes]]) -> None:

@@ -166,7 +166,11 @@ def test_logprobs_are_log_probabilities(backend):
 def test_json_schema_output_validates(backend):
     schema = {
         "type": "object",
-        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}}},
+        "properties": {
+            "name": {"type": "string"},
+            "age": {"type": "integer"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+        },
         "required": ["name", "age", "tags"],
         "additionalProperties": False,
     }
@@ -190,15 +194,19 @@ def test_prompt_longer_than_context_is_permanent(backend):
 @pytest.mark.slow
 def test_cancelled_request_frees_its_slot(backend):
     async def cancel_one():
-        task = asyncio.ensure_future(backend.complete(Request.completion("Count: 1, 2, 3,", temperature=0, max_tokens=200)))
+        long_request = Request.completion("Count: 1, 2, 3,", temperature=0, max_tokens=200)
+        task = asyncio.ensure_future(backend.complete(long_request))
         await asyncio.sleep(0.2)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        return await asyncio.gather(*[backend.complete(Request.completion("Hi", temperature=0, max_tokens=3)) for _ in range(8)])
+        short = Request.completion("Hi", temperature=0, max_tokens=3)
+        return await asyncio.gather(*[backend.complete(short) for _ in range(8)])
 
     responses = _run(cancel_one())
     assert all(r.usage.completion_tokens >= 1 for r in responses)
+    engine = backend._engine
+    assert sorted(engine._free_slots) == list(range(8)) and not engine._active
 
 
 @pytest.mark.slow

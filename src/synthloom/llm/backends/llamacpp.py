@@ -16,7 +16,11 @@ text does not already start with it, so a template or prompt that writes its own
 Sampling defaults follow the OpenAI API: ``temperature`` 1.0, ``top_p`` 1.0; ``temperature=0``
 is greedy; ``max_tokens`` defaults to 256. Completion ``i`` of a request with ``seed=s`` samples
 with seed ``s + i``, so a seeded request gives the same output whatever else runs beside it.
-``usage.completion_tokens`` counts generated tokens, not the end-of-generation token.
+``usage.completion_tokens`` counts generated tokens, not the end-of-generation token; each of
+the ``n`` completions processes the prompt itself, ``usage.prompt_tokens`` counts it once.
+Logprobs are the model's own: log-softmax of the raw logits, before temperature, top_p and the
+``json_schema`` grammar shape the choice. ``json_schema`` becomes a GBNF grammar (llama-cpp-python's
+converter) that constrains sampling, so a ``stop`` finish means the output is complete JSON.
 """
 
 from __future__ import annotations
