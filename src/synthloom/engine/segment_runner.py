@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 import orjson
 
 from ..llm.types import BudgetExceeded, ModelError
-from ..llm.usage import step_scope
+from ..llm.usage import current_step
 from ..pipeline.llm_step import RowError
 from ..pipeline.step import Rejected, RejectedRow, SourceStep, StreamStep
 from ..records import ID, derive_id, user_columns
@@ -190,9 +190,9 @@ class SegmentRunner:
         step = self.chain[i]
         counts = part.count(step.name)
         counts.rows_in += 1
+        token = current_step.set(step.name)  # attributes model usage to this step
         try:
-            with step_scope(step.name):
-                out = await step.process(record)
+            out = await step.process(record)
         except BudgetExceeded as e:
             raise RunStopped(str(e), "stopped: budget reached") from None
         except (asyncio.CancelledError, RunStopped):
@@ -205,6 +205,8 @@ class SegmentRunner:
             self._note_failure(step, e)
             part.results.append((key, "error", _error_row(step.name, record, e)))
             return
+        finally:
+            current_step.reset(token)
         if step.models:
             self._consecutive_failures = 0
         if isinstance(out, Rejected):

@@ -49,6 +49,9 @@ class RetryingBackend:
         self.base = base
         self.max_delay = max_delay
         self.timeout_s = timeout_s
+        # a backend that enforces the same deadline on every request itself (the HTTP client does)
+        # needs no second timer per attempt (~6 us each on the hot path)
+        self._own_timer = timeout_s is not None and not getattr(inner, "enforces_timeout", False)
         self.observer = observer
         self._rng = rng or random.Random()
         self.retries = 0
@@ -66,7 +69,7 @@ class RetryingBackend:
         return delay
 
     async def _attempt(self, request: Request) -> Response:
-        if self.timeout_s is None:
+        if not self._own_timer:
             return await self.inner.complete(request)
         try:
             async with asyncio.timeout(self.timeout_s):

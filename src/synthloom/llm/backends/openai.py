@@ -61,6 +61,9 @@ class OpenAIBackend:
     before, ``supports_json_schema`` becomes ``False`` so later requests skip it.
     """
 
+    #: every request carries ``config.timeout_s`` as its deadline in the HTTP client (-> Timeout)
+    enforces_timeout = True
+
     def __init__(self, config: ModelConfig):
         if config.endpoint not in ENDPOINTS:
             raise ModelSpecError(f"model {config.name!r}: endpoint must be one of {', '.join(ENDPOINTS)}, "
