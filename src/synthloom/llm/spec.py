@@ -48,6 +48,7 @@ class ModelConfig:
     price_output_per_mtok: float = 0.0
     n_ctx: int = 4096  # llamacpp: context shared by all sequences is n_ctx * n_seq
     n_seq: int = 16  # llamacpp: sequences decoded together in one batch
+    n_batch: int = 512  # llamacpp: most tokens per forward pass (decode tokens plus prompt chunks)
     n_threads: int | None = None
     spec: str = ""  # the string the user typed, for messages and the card
 

@@ -106,7 +106,7 @@ class LlamaCppBackend:
     :meth:`aclose`. ``n_batch`` caps the tokens per forward pass (decode tokens plus prompt chunks).
     """
 
-    def __init__(self, config: ModelConfig, *, n_batch: int = DEFAULT_N_BATCH):
+    def __init__(self, config: ModelConfig, *, n_batch: int | None = None):
         try:
             self.path = resolve_gguf_path(config)
         except ModelSpecError as exc:
@@ -115,7 +115,7 @@ class LlamaCppBackend:
         self.identity = "llamacpp:" + gguf_fingerprint(self.path)
         self.model_name = os.path.splitext(os.path.basename(self.path))[0]
         self.n_seq = max(1, config.n_seq)
-        self.n_batch = max(n_batch, self.n_seq)
+        self.n_batch = max(n_batch or config.n_batch or DEFAULT_N_BATCH, self.n_seq)
         self.n_threads = config.n_threads or len(os.sched_getaffinity(0)) or 1
         self._start_lock = threading.Lock()
         self._engine: BatchEngine | None = None
