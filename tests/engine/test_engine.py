@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from synthloom import (
-    ExpandStep,
     FilterStep,
     LLMStep,
     LoopStep,

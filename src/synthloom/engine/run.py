@@ -25,7 +25,6 @@ from ..io.shards import finalize, read_shards
 from ..llm.budget import Budget
 from ..llm.cache import ResponseCache
 from ..llm.client import ModelRegistry
-from ..llm.spec import ModelSpecError
 from ..llm.usage import UsageTracker
 from ..pipeline.context import StepContext
 from ..pipeline.pipeline import Pipeline

@@ -20,7 +20,6 @@ import orjson
 
 from ..llm.types import BudgetExceeded, ModelError
 from ..llm.usage import current_step
-from ..pipeline.llm_step import RowError
 from ..pipeline.step import Rejected, RejectedRow, SourceStep, StreamStep
 from ..records import ID, derive_id, user_columns
 from .accounting import StepCounts

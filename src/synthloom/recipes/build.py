@@ -6,7 +6,6 @@ import copy
 import difflib
 import inspect
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml

@@ -8,9 +8,7 @@ spec string, or a mapping with ``spec`` and per-model settings) and ``steps`` (e
 
 from __future__ import annotations
 
-import copy
 import difflib
-import inspect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +16,6 @@ from typing import Any
 
 import yaml
 
-from ..llm.client import check_model
-from ..llm.spec import SETTABLE, ModelConfig, ModelSpecError, parse_model_spec
-from ..pipeline.pipeline import Pipeline, PipelineError
-from ..pipeline.templates import TemplateError
-from .registry import STEP_TYPES, step_class, step_options
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 TOP_LEVEL = ("name", "description", "citations", "params", "models", "steps")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from ..pipeline.step import LoopStep, StreamStep
 from ..pipeline.templates import evaluate, template_columns
