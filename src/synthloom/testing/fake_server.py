@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 
 from synthloom.testing.fake_protocol import FakeServerProtocol, ServerState
+from synthloom.testing.processes import stop_process
 
 NAMED_FAULTS = ("truncate", "stall", "malformed", "reset")
 
@@ -143,13 +144,7 @@ class FakeOpenAIServer:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_process(proc)
         for pipe in (proc.stdin, proc.stdout):
             if pipe is not None:
                 pipe.close()

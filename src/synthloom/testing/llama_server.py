@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..llm.embedded import embedded_gguf_path
+from .processes import stop_process
 
 
 def free_port() -> int:
@@ -53,9 +54,4 @@ def llama_cpp_server(log_path: Path, model: str | None = None, *, n_ctx: int = 2
             time.sleep(0.25)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
+        stop_process(proc, grace_s=15)
