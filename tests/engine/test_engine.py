@@ -225,3 +225,20 @@ def test_model_failing_in_a_row_stops_the_run_and_rerun_resumes(tmp_path, monkey
         monkeypatch.setenv("SL_TEST_KEY", "right-key")
         done = run_pipeline(pipe(), tmp_path / "o", opts(partition_size=10))
         assert done.ok and done.rows == {"data": 60, "rejected": 0, "errors": 0}
+
+
+def test_bad_line_deep_in_the_input_stops_cleanly_and_rerun_resumes(tmp_path, fake_model):
+    from synthloom import LoadStep
+
+    good = [json.dumps({"q": f"q{i}"}) for i in range(3000)]
+    path = tmp_path / "in.jsonl"  # the bad line lies past the first read batch: found mid-run, not by validation
+    path.write_text("\n".join(good[:2500] + ["{not json"] + good[2500:]) + "\n")
+    pipe = lambda: Pipeline([LoadStep("seeds", path=str(path)), answer_step(temperature=0.0)], models={"default": fake_model})
+    out = tmp_path / "o"
+    res = run_pipeline(pipe(), out, opts(partition_size=500))
+    assert res.status == "failed: bad input" and "in.jsonl:2501" in res.message
+    assert json.loads((out / "run.json").read_text())["status"] == "failed: bad input"
+    assert 0 < len(rows(out)) <= 2500 and len(rows(out)) % 500 == 0  # whole partitions before the bad line
+    path.write_text("\n".join(good) + "\n")
+    done = run_pipeline(pipe(), out, opts(partition_size=500))
+    assert done.ok and len(rows(out)) == 3000

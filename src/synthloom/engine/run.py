@@ -22,6 +22,7 @@ import yaml
 
 from ..io.rundir import RunDir
 from ..io.shards import finalize, read_shards
+from ..io.sources import SourceError
 from ..llm.budget import Budget
 from ..llm.cache import ResponseCache
 from ..llm.client import ModelRegistry
@@ -182,6 +183,8 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
             journal.mark_complete(seg.name, _n_partitions(journal, seg.name))
     except RunStopped as e:
         status, message = e.status, str(e)
+    except SourceError as e:  # a bad line deep in an input file: keep what was committed
+        status, message = "failed: bad input", f"{e}. Fix the input and rerun the same command: committed rows are kept"
     except asyncio.CancelledError:
         status, message = "interrupted", "interrupted: rerun the same command to resume"
     finally:
