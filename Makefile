@@ -38,6 +38,7 @@ demo: $(STAMP_DEMO)
 	$(VENV)/bin/synthloom run demo -o runs/demo --plain
 
 test: system-deps $(STAMP_TEST)
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP_TEST)

@@ -134,8 +134,8 @@ def bench_layers(n: int) -> None:
 
 def bench_stack(n: int, concurrency: int, workdir: Path) -> None:
     try:
-        from synthloom.testing.fake_server import FakeOpenAIServer, FakeServerConfig
         import synthloom.llm.backends.openai  # noqa: F401
+        from synthloom.testing.fake_server import FakeOpenAIServer, FakeServerConfig
     except ImportError as exc:
         print(json.dumps({"bench": "stack", "skipped": f"needs the openai backend and fake server: {exc}"}))
         return

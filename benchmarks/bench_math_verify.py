@@ -33,7 +33,7 @@ def make_pairs(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     kinds = ["plain", "plain", "fraction", "fraction", "latex", "boxed", "boxed", "guard"]
     weights = [30, 0, 20, 0, 20, 28, 0, 2]
-    for i in range(n):
+    for _ in range(n):
         kind = rng.choices(kinds, weights)[0]
         ok = rng.random() < 0.6
         if kind == "plain":

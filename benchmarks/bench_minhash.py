@@ -178,7 +178,7 @@ def run_pipeline(texts: list[str], labels: np.ndarray, work: Path) -> dict[str, 
     pq.write_table(pa.table({"doc": np.arange(len(texts)), "text": texts}), data, row_group_size=100_000)
     recipe = {"name": "bench-minhash", "description": "MinHash dedup of a Parquet file.", "citations": ["Broder 1997"],
               "steps": [{"name": "docs", "type": "load", "path": str(data)},
-                        {"name": "near_dups", "type": "dedup_minhash", "column": "text"}]}
+                        {"name": "near_dups", "type": "dedup_minhash", "columns": "text"}]}
     (work / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     out = work / "run"
     cmd = [str(ROOT / ".venv" / "bin" / "synthloom"), "run", str(work / "recipe.yaml"), "-o", str(out), "--quiet",
@@ -262,7 +262,8 @@ def main() -> None:
                     peer["ratio_cpu_time"] = round(float(peer["cpu_seconds"]) / float(ours_small["cpu_seconds"]), 1)  # type: ignore[arg-type]
                 comparison["distilabel"].append(peer)  # type: ignore[union-attr]
                 print(f"(b) distilabel MinHashDedup (threshold {threshold}) on {n_peer:,}: {peer.get('seconds')} s "
-                      f"-> {peer.get('ratio')}x ({peer.get('ratio_cpu_time')}x in CPU time); row P/R {peer.get('row_precision')}/{peer.get('row_recall')} "
+                      f"-> {peer.get('ratio')}x ({peer.get('ratio_cpu_time')}x in CPU time); "
+                      f"row P/R {peer.get('row_precision')}/{peer.get('row_recall')} "
                       f"{peer.get('error', '')}", flush=True)
         result["vs_distilabel"] = comparison
     result["machine"]["loadavg_after"] = os.getloadavg()  # type: ignore[index]

@@ -27,7 +27,7 @@ class LoopbackServer:
         self.process: subprocess.Popen | None = None
         self.url = ""
 
-    def __enter__(self) -> "LoopbackServer":
+    def __enter__(self) -> LoopbackServer:
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         ready, _, _ = select.select([self.process.stdout], [], [], self.start_timeout_s)

@@ -14,7 +14,13 @@ import time
 from pathlib import Path
 
 from bench_common import (
-    emit_result, is_ok_text, package_version, parse_harness_args, preimport, read_prompts, scratch_dir,
+    emit_result,
+    is_ok_text,
+    package_version,
+    parse_harness_args,
+    preimport,
+    read_prompts,
+    scratch_dir,
 )
 
 

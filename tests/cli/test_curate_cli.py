@@ -176,7 +176,8 @@ def test_metrics_prints_a_table_and_json(tmp_path):
 
 def test_metrics_compares_generators_by_column_and_across_files(tmp_path):
     prompts = [f"prompt {i}" for i in range(10)]
-    rows = [{"prompt": p, "model": "varied", "response": f"{p} answered with {' '.join(random.Random(i).sample(['a', 'b', 'c', 'd', 'e', 'f', 'g'], 5))}"}
+    letters = ["a", "b", "c", "d", "e", "f", "g"]
+    rows = [{"prompt": p, "model": "varied", "response": f"{p} answered with {' '.join(random.Random(i).sample(letters, 5))}"}
             for i, p in enumerate(prompts)]
     rows += [{"prompt": p, "model": "same", "response": "I cannot help with that."} for p in prompts[:8]]
     src = write_jsonl(tmp_path / "both.jsonl", rows)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import orjson
 import pytest
 from typer.testing import CliRunner
+from verify_cli_process import pids_named, start_cli, wait_for
 
 from synthloom.cli.main import app
 from synthloom.io.shards import read_shards
@@ -90,3 +93,126 @@ def test_bad_options_are_clear_errors(tmp_path):
     result = runner.invoke(app, ["verify", "code", str(tmp_path / "nope.jsonl"), "--code-column", "a",
                                  "--tests-column", "b", "-o", str(tmp_path / "r")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+# -- hostile and honest rows together: every row gets a verdict, the run ends completed ---------------
+
+MIXED = [
+    {"id": "honest", "solution": "def add(a, b):\n    return a + b", "tests": ["assert add(1, 2) == 3"]},
+    {"id": "empty-test", "solution": "def add(a, b):\n    return 0", "tests": ""},
+    {"id": "comment-test", "solution": "def add(a, b):\n    return 0", "tests": "# assert add(1, 2) == 3"},
+    {"id": "uncalled-check", "solution": "def add(a, b):\n    return 0",
+     "tests": "def check(candidate):\n    assert candidate(1, 2) == 3\n"},
+    {"id": "no-assert", "solution": "def add(a, b):\n    return 0", "tests": ["add(1, 2)"]},
+    {"id": "compile-bomb", "solution": "x = " + "-" * 20_000 + "1", "tests": ["assert x"]},
+    {"id": "recursion-bomb", "solution": "x = " + "1+" * 20_000 + "1", "tests": ["assert x"]},
+    {"id": "broken-bytes", "solution": "import sys\nsys.stdout.buffer.write(b'\\xed\\xa0\\x80\\xff\\n')\n"
+                                       "sys.stderr.buffer.write(b'\\xed\\xb2\\x80 oops\\n')\n"
+                                       "def add(a, b):\n    return 0",
+     "tests": ["assert add(1, 2) == 3"]},
+    {"id": "early-exit", "solution": "import os\nos._exit(0)", "tests": ["assert add(1, 2) == 3"]},
+]
+
+
+def test_hostile_and_broken_rows_each_get_a_verdict_and_the_run_completes(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["verify", "code", str(_write(tmp_path, MIXED)), "--code-column", "solution",
+                                 "--tests-column", "tests", "-o", str(out), "--timeout", "5", "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in read_shards(out / "data")}
+    assert {k: rows[k]["status"] for k in rows} == {
+        "honest": "passed", "empty-test": "error", "comment-test": "error", "uncalled-check": "error",
+        "no-assert": "error", "compile-bomb": "failed", "recursion-bomb": "failed", "broken-bytes": "failed",
+        "early-exit": "failed"}
+    assert "is empty" in rows["empty-test"]["test_results"][0]["detail"]
+    assert "never calls it" in rows["uncalled-check"]["test_results"][0]["detail"]
+    assert "MemoryError" in rows["compile-bomb"]["test_results"][0]["stderr"]
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "completed"
+    assert run["rows"] == {"data": len(MIXED), "rejected": 0, "errors": 0}
+
+
+# -- writing in place -----------------------------------------------------------------------------------
+
+def test_writing_over_its_own_input_is_refused_and_the_input_is_kept(tmp_path):
+    first = tmp_path / "first"
+    base = ["--code-column", "solution", "--tests-column", "tests", "--quiet"]
+    result = runner.invoke(app, ["verify", "code", str(_write(tmp_path, ROWS[:2])), *base, "-o", str(first)])
+    assert result.exit_code == 0, result.output
+    shards = sorted((first / "data").iterdir())
+    before = {p: p.read_bytes() for p in shards}
+    (tmp_path / "alias").symlink_to(first)
+    attempts = [
+        (first / "data", first, "lies in data of the output folder"),
+        (shards[0], first, "lies in data of the output folder"),
+        (tmp_path / "alias" / "data", first, "lies in data of the output folder"),
+        (first / "data", tmp_path / "alias", "lies in data of the output folder"),
+        (first, first, "is the output folder"),
+        (tmp_path, first, "lies inside the input folder"),
+    ]
+    for source, target, why in attempts:
+        for fresh in ([], ["--fresh"]):
+            result = runner.invoke(app, ["verify", "code", str(source), *base, "-o", str(target), *fresh])
+            assert result.exit_code == 2, (source, target, result.output)
+            assert why in result.output and "fix: give -o a new folder" in result.output
+            assert len(result.output.strip().splitlines()) == 1, result.output
+    assert {p: p.read_bytes() for p in sorted((first / "data").iterdir())} == before
+    result = runner.invoke(app, ["verify", "code", str(first / "data"), *base, "-o", str(tmp_path / "second")])
+    assert result.exit_code == 0, result.output  # the safe way: a new folder
+    assert [r["id"] for r in read_shards(tmp_path / "second" / "data")] == ["ok", "wrong"]
+
+
+# -- SIGTERM / SIGINT --------------------------------------------------------------------------------------
+
+PROBE = "slprobe-verify"  # the name the held solution gives its process, so the test sees it run
+HELD = f'''import ctypes, signal
+def add(a, b):
+    signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGUSR1}})
+    ctypes.CDLL(None).prctl(15, {PROBE.encode()!r}, 0, 0, 0)
+    signal.sigwait({{signal.SIGUSR1}})  # held until the test releases it (or the run is stopped)
+    return a + b
+'''
+SIGNAL_ROWS = [
+    {"id": "ok", "solution": "def add(a, b):\n    return a + b", "tests": ["assert add(1, 2) == 3"]},
+    {"id": "held", "solution": HELD, "tests": ["assert add(1, 2) == 3"]},
+    {"id": "wrong", "solution": "def add(a, b):\n    return a - b", "tests": ["assert add(1, 2) == 3"]},
+]
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to the process", "SIGINT to its process group (Ctrl-C)"])
+def test_a_signal_stops_verify_at_once_and_a_rerun_resumes(tmp_path, how):
+    out = tmp_path / "run"
+    args = ["verify", "code", str(_write(tmp_path, SIGNAL_ROWS)), "--code-column", "solution", "--tests-column",
+            "tests", "-o", str(out), "--timeout", "300", "--workers", "2", "--quiet"]
+    proc = start_cli(args, tmp_path)
+    try:
+        wait_for(lambda: pids_named(PROBE), "the held test to start")
+        if how.startswith("SIGTERM"):
+            os.kill(proc.pid, signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)  # the held test's own limit is 300 s
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stdout + stderr
+    assert stderr.strip().splitlines() == [stderr.strip()] and "interrupted" in stderr and "rerun" in stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "interrupted"
+    wait_for(lambda: not pids_named(PROBE), "the held test's process to be gone")  # nothing outlives the command
+
+    rerun = start_cli(args, tmp_path)
+    try:
+        (held,) = wait_for(lambda: pids_named(PROBE), "the held test to start again")
+        os.kill(held, signal.SIGUSR1)
+        stdout, stderr = rerun.communicate(timeout=120)
+    finally:
+        if rerun.poll() is None:
+            rerun.kill()
+            rerun.communicate()
+    assert rerun.returncode == 0, stderr
+    rows = {r["id"]: r for r in read_shards(out / "data")}
+    assert {k: rows[k]["status"] for k in rows} == {"ok": "passed", "held": "passed", "wrong": "failed"}
+    assert json.loads((out / "run.json").read_text())["status"] == "completed"

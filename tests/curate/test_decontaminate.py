@@ -120,7 +120,8 @@ def test_short_benchmark_items_use_shorter_ngrams_or_the_embedding():
 
 def test_planted_leaks_among_many_rows_exact_precision_and_recall():
     rng = random.Random(3)
-    words = ["alpha", "beta", "gamma", "delta", "river", "stone", "cloud", "seven", "table", "light", "music", "paper", "green", "orange", "window"]
+    words = ["alpha", "beta", "gamma", "delta", "river", "stone", "cloud", "seven", "table", "light", "music", "paper",
+             "green", "orange", "window"]
     rows = [" ".join(rng.choice(words) for _ in range(rng.randint(10, 60))) for _ in range(3000)]
     planted = {}
     for k, pos in enumerate(rng.sample(range(3000), 40)):
@@ -159,7 +160,7 @@ def test_load_benchmark_formats_columns_and_errors(tmp_path, bench_file):
     assert both[4].text == SHORT[0] and both[4].row == 0
     two_cols = load_benchmark(pq_path, ["problem", "hint"])
     assert two_cols[1].text == "p three\n\nh2"
-    with pytest.raises(ValueError, match="set against_column"):
+    with pytest.raises(ValueError, match="set against_columns"):
         load_benchmark(write_jsonl(tmp_path / "odd.jsonl", [{"zzz": "a"}]))
     with pytest.raises(ValueError, match="no column 'nope'"):
         load_benchmark(bench_file, "nope")
@@ -178,7 +179,7 @@ def test_load_benchmark_from_hf_folder(tmp_path):
 def test_step_rejects_with_the_benchmark_item(tmp_path, bench_file):
     rows = [{"text": "Please solve: " + GSM[0]}, {"text": "Write a poem about the sea."},
             {"text": GSM[1].replace("babysitting", "dog walking", 1)}, {"text": "Tell me a joke."}]
-    step = Decontaminate("decon", against=str(bench_file), column="text", id_column="uid")
+    step = Decontaminate("decon", against=str(bench_file), columns="text", id_column="uid")
     res = run_pipeline(Pipeline([RecordsSource("seeds", rows=rows), step]), tmp_path / "o", opts())
     data = list(read_shards(tmp_path / "o" / "data"))
     rej = [r for sub in sorted((tmp_path / "o" / "rejected").iterdir()) for r in read_shards(sub)]
@@ -200,8 +201,8 @@ def test_missing_benchmark_file_is_named_at_construction(tmp_path):
 def test_run_decontaminate_function_api(tmp_path, bench_file):
     src = write_jsonl(tmp_path / "train.jsonl", [{"instruction": GSM[3] + " Think step by step.", "k": 1},
                                                  {"instruction": "Describe a rainbow.", "k": 2}])
-    res = run_decontaminate(src, tmp_path / "out", column="instruction", against=str(bench_file),
-                            against_column="question", run_options=opts())
+    res = run_decontaminate(src, tmp_path / "out", columns="instruction", against=str(bench_file),
+                            against_columns="question", run_options=opts())
     assert res.ok
     data = list(read_shards(tmp_path / "out" / "data"))
     assert [r["k"] for r in data] == [2] and data[0]["id"]
@@ -232,14 +233,14 @@ steps:
     path: ${{input}}
   - name: emb
     type: embed
-    column: text
+    columns: text
   - name: semdedup
     type: dedup_semantic
     embedding_column: embedding
     keep: first
   - name: decon
     type: decontaminate
-    column: text
+    columns: text
     against: ${{bench}}
     id_column: uid
     method: both

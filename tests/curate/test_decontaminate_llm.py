@@ -55,7 +55,7 @@ class Lookup:
 
 
 def make_step(bench_file, model, **kw) -> DecontaminateLLM:
-    step = DecontaminateLLM("llm_decon", against=str(bench_file), column="text", id_column="id", **kw)
+    step = DecontaminateLLM("llm_decon", against=str(bench_file), columns="text", id_column="id", **kw)
     step.setup(StepContext("llm_decon", Lookup(model)))
     return step
 
@@ -86,6 +86,7 @@ def test_not_a_rephrase_keeps_the_row_and_unrelated_rows_make_no_call(bench_file
     kept = asyncio.run(step.process({"id": "r1", "text": PARA}))
     assert isinstance(kept, list) and kept[0]["text"] == PARA and "contamination" not in kept[0]
     assert len(model.requests) == 1 and kept[0]["_lineage"][0]["step"] == "llm_decon"
+    assert kept[0]["_lineage"][0]["finish_reason"] == "stop" and kept[0]["_lineage"][0]["model"] == "stub"
     unrelated = asyncio.run(step.process({"id": "r2", "text": "Describe the smell of rain on hot asphalt."}))
     assert isinstance(unrelated, list) and len(model.requests) == 1
 
@@ -100,6 +101,17 @@ def test_top_k_asks_about_each_candidate_and_code_prompt(bench_file):
     assert firsts == [BENCH[0], BENCH[1]]  # most similar first
 
 
+def test_sampled_checks_are_seeded_per_record_and_the_prompts_are_fingerprinted(bench_file):
+    model = JudgeStub(set())
+    step = make_step(bench_file, model, temperature=0.7)
+    for record_id in ("r1", "r1", "r2"):
+        asyncio.run(step.process({"id": record_id, "text": PARA}))
+    seeds = [r.seed for r in model.requests]
+    assert seeds[0] is not None and seeds[0] == seeds[1] != seeds[2]  # reproducible, distinct per record
+    assert make_step(bench_file, JudgeStub(set())).describe()["templates"].keys() == {
+        "decontaminate_llm_system.jinja", "decontaminate_llm_user.jinja"}
+
+
 def test_bad_options(bench_file):
     with pytest.raises(ValueError, match="top_k"):
         DecontaminateLLM("s", against=str(bench_file), top_k=0)
@@ -110,7 +122,7 @@ def test_bad_options(bench_file):
 def test_pipeline_on_fake_server_unparseable_replies_become_error_rows(tmp_path, bench_file, fake_model):
     # the fake server echoes the user message, which says neither True nor False
     rows = [{"text": PARA}, {"text": "Describe the smell of rain on hot asphalt."}]
-    step = DecontaminateLLM("llm_decon", against=str(bench_file), column="text")
+    step = DecontaminateLLM("llm_decon", against=str(bench_file), columns="text")
     res = run_pipeline(Pipeline([RecordsSource("seeds", rows=rows), step], models={"default": fake_model}),
                        tmp_path / "o", RunOptions(progress="quiet", log=lambda m: None))
     c = res.counts["llm_decon"]
@@ -121,7 +133,7 @@ def test_pipeline_on_fake_server_unparseable_replies_become_error_rows(tmp_path,
 @pytest.mark.slow
 def test_pipeline_on_the_embedded_model(tmp_path, bench_file):
     rows = [{"text": PARA}, {"text": "Describe the smell of rain on hot asphalt."}]
-    step = DecontaminateLLM("llm_decon", against=str(bench_file), column="text", max_tokens=4)
+    step = DecontaminateLLM("llm_decon", against=str(bench_file), columns="text", max_tokens=4)
     res = run_pipeline(Pipeline([RecordsSource("seeds", rows=rows), step], models={"default": "embedded"}),
                        tmp_path / "o", RunOptions(progress="quiet", log=lambda m: None))
     c = res.counts["llm_decon"]

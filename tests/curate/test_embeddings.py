@@ -98,7 +98,7 @@ def test_missing_extra_names_the_install_command(monkeypatch):
 def test_embed_step_in_a_pipeline(tmp_path):
     texts = [PARA_A, PARA_B, UNRELATED] + [f"sentence number {i} about topic {i % 3}" for i in range(20)]
     src = RecordsSource("seeds", rows=[{"text": t} for t in texts])
-    pipe = Pipeline([src, EmbedStep("emb", column="text", output="vec")])
+    pipe = Pipeline([src, EmbedStep("emb", columns="text", output="vec")])
     res = run_pipeline(pipe, tmp_path / "o", RunOptions(progress="quiet", log=lambda m: None))
     assert res.ok and res.counts["emb"].balanced
     data = list(read_shards(tmp_path / "o" / "data"))
@@ -110,6 +110,6 @@ def test_embed_step_in_a_pipeline(tmp_path):
 
 def test_embed_step_missing_column_is_an_error_row(tmp_path):
     src = RecordsSource("seeds", rows=[{"text": "fine"}, {"other": "no text column"}])
-    pipe = Pipeline([src, EmbedStep("emb", column="text")])
+    pipe = Pipeline([src, EmbedStep("emb", columns="text")])
     res = run_pipeline(pipe, tmp_path / "o", RunOptions(progress="quiet", log=lambda m: None))
     assert res.counts["emb"].errors == 1 and res.counts["emb"].ok == 1 and res.counts["emb"].balanced

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from synthloom.curate.metrics.embedding import (cluster_entropy, dispersion, entropy_of_sizes, kmeans, pca_2d,
-                                                unit_rows, vendi_score)
+from synthloom.curate.metrics.embedding import cluster_entropy, dispersion, entropy_of_sizes, kmeans, pca_2d, unit_rows, vendi_score
 
 
 def _random_unit(n, d, seed=0):

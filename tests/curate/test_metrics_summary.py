@@ -8,9 +8,18 @@ import numpy as np
 import pytest
 import xxhash
 
-from synthloom.curate.metrics import (MetricOptions, column_distribution, compare_generators, dataset_metrics,
-                                      describe, format_table, length_stats, score_columns, text_metrics,
-                                      token_stats)
+from synthloom.curate.metrics import (
+    MetricOptions,
+    column_distribution,
+    compare_generators,
+    dataset_metrics,
+    describe,
+    format_table,
+    length_stats,
+    score_columns,
+    text_metrics,
+    token_stats,
+)
 from synthloom.curate.metrics.text import word_tokens
 
 

@@ -247,7 +247,7 @@ def test_batching_and_threads_do_not_change_the_result():
 def test_step_rejects_duplicates_naming_the_survivor(tmp_path):
     texts, labels = planted_corpus(300, seed=2)
     rows = [{"id": f"row{i}", "text": t, "n": i} for i, t in enumerate(texts)]
-    step = MinHashDedup("near", column="text", batch_size=64)
+    step = MinHashDedup("near", columns="text", batch_size=64)
     out = list(step.run(iter(rows)))
     assert len(out) == len(rows)  # every row comes out, kept or rejected, in input order
     order = [(o.record if isinstance(o, RejectedRow) else o)["n"] for o in out]
@@ -262,9 +262,9 @@ def test_step_rejects_duplicates_naming_the_survivor(tmp_path):
         assert labels[survivor] == labels[i]
         assert r.verdict.score == pytest.approx(expected.similarity[i])
     with pytest.raises(ValueError, match="dedup_minhash 'bad'.*keep"):
-        MinHashDedup("bad", column="text", keep="random")
+        MinHashDedup("bad", columns="text", keep="random")
     with pytest.raises(ValueError, match="dedup_minhash 'bad'.*threshold"):
-        MinHashDedup("bad", column="text", threshold=2)
+        MinHashDedup("bad", columns="text", threshold=2)
 
 
 def test_exact_dedup_words_normalisation():
@@ -295,7 +295,7 @@ def test_recipe_with_minhash_dedup_and_rouge_filter_runs_through_the_cli(tmp_pat
         "citations": ["Broder 1997", "Wang et al. 2023 (Self-Instruct)"],
         "steps": [
             {"name": "docs", "type": "records", "rows": docs},
-            {"name": "near_dups", "type": "dedup_minhash", "column": "text"},
+            {"name": "near_dups", "type": "dedup_minhash", "columns": "text"},
             {"name": "rouge", "type": "rouge_filter", "column": "instruction", "threshold": 0.7},
         ],
     }

@@ -138,7 +138,7 @@ def test_step_rejects_naming_the_survivor(tmp_path):
         "Name three rivers in Africa.",
     ]
     src = RecordsSource("seeds", rows=[{"q": t, "n": i} for i, t in enumerate(texts)])
-    pipe = Pipeline([src, SemanticDedup("semdedup", column="q", keep="first")])
+    pipe = Pipeline([src, SemanticDedup("semdedup", columns="q", keep="first")])
     res = run_pipeline(pipe, tmp_path / "o", RunOptions(progress="quiet", log=lambda m: None, partition_size=2))
     data = list(read_shards(tmp_path / "o" / "data"))
     rej = [r for sub in sorted((tmp_path / "o" / "rejected").iterdir()) for r in read_shards(sub)]

@@ -104,7 +104,8 @@ def test_branch_and_join_by_key(tmp_path, fake_model):
     data = rows(tmp_path / "o")
     assert len(data) == 20 and res.ok
     assert all(r["critique"] == f"Reply to: Critique {r['q']}" and r["answer"] == f"Reply to: Answer: {r['q']}" for r in data)
-    assert [r["key"] for r in data] == sorted(r["key"] for r in data) or len({r["key"] for r in data}) == 20
+    assert sorted(r["key"] for r in data) == list(range(20))  # every key once
+    assert {r["id"] for r in data} == {derive_id("", "seeds", i) for i in range(20)}  # the left rows' ids
 
 
 def test_global_dedup_names_the_survivor(tmp_path, fake_model):
@@ -178,7 +179,8 @@ def test_rerun_resumes_and_changed_recipe_reuses_cache(tmp_path, fake_model, fak
     fresh = run_pipeline(Pipeline([src, changed], models={"default": fake_model}), out, opts(partition_size=7, fresh=True))
     assert fresh.usage["total"]["cached"] == 30 and len(rows(out)) == 30
     # --no-cache asks the model again
-    nocache = run_pipeline(Pipeline([src, changed], models={"default": fake_model}), out, opts(partition_size=7, fresh=True, use_cache=False))
+    nocache = run_pipeline(Pipeline([src, changed], models={"default": fake_model}), out,
+                           opts(partition_size=7, fresh=True, use_cache=False))
     assert nocache.usage["total"]["requests"] == 30
 
 

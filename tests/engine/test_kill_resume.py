@@ -64,6 +64,23 @@ def _snapshot(out: Path) -> dict:
             "counts": run["counts"], "rows": run["rows"], "status": run["status"]}
 
 
+def _journal_lines(out: Path) -> int:
+    try:
+        return (out / ".state" / "journal.jsonl").read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def _kill_at_progress(proc: subprocess.Popen, out: Path, lines: int) -> None:
+    """SIGKILL ``proc`` once its journal has ``lines`` lines; the run must not have finished."""
+    while _journal_lines(out) < lines and proc.poll() is None:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    status = json.loads((out / "run.json").read_text())["status"] if (out / "run.json").exists() else None
+    assert status != "completed", f"the run finished before the kill (journal target {lines} lines)"
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_rerun_gives_identical_data(tmp_path):
     prompts = tmp_path / "prompts.jsonl"
@@ -75,36 +92,26 @@ def test_sigkill_at_random_moments_then_rerun_gives_identical_data(tmp_path):
         recipe = tmp_path / "killtest.yaml"
         recipe.write_text(RECIPE.format(url=server.url))
         ref_out = tmp_path / "reference"
-        t0 = time.monotonic()
         ref = _run(recipe, prompts, ref_out)
         assert ref.wait(timeout=300) == 0, ref.stderr.read().decode()
-        duration = time.monotonic() - t0
         reference = _snapshot(ref_out)
         assert reference["status"] == "completed" and len(reference["data"]) > 500
         assert reference["counts"]["keep_some"]["rejected"] > 0 and reference["counts"]["dedup"]["rejected"] > 0
 
-        moments = sorted(rng.uniform(0.15, duration * 0.95) for _ in range(6))
-        killed_mid_run = 0
-        for trial, moment in enumerate(moments):
+        total = _journal_lines(ref_out)
+        # kill when the journal shows a chosen amount of progress (an event, not a moment in time)
+        targets = sorted(rng.randint(1, int(total * 0.8)) for _ in range(6))
+        for trial, target in enumerate(targets):
             out = tmp_path / f"trial{trial}"
-            proc = _run(recipe, prompts, out)
-            time.sleep(moment)
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                killed_mid_run += 1
-            proc.wait(timeout=60)
+            _kill_at_progress(_run(recipe, prompts, out), out, target)
             if trial % 2 == 1:  # a second kill during the resumed run
-                proc = _run(recipe, prompts, out)
-                time.sleep(rng.uniform(0.1, duration / 2))
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGKILL)
-                proc.wait(timeout=60)
+                done = _journal_lines(out)
+                _kill_at_progress(_run(recipe, prompts, out), out, rng.randint(done + 1, done + max(1, (total - done) // 2)))
             rerun = _run(recipe, prompts, out)
             assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()
             got = _snapshot(out)
-            assert got["data"] == reference["data"], f"trial {trial}: killed at {moment:.2f}s"
+            assert got["data"] == reference["data"], f"trial {trial}: killed after {target} journal lines"
             assert got["rejected"] == reference["rejected"]
             assert got["errors"] == reference["errors"]
             assert got["counts"] == reference["counts"] and got["rows"] == reference["rows"]
             assert not list((out / "data").glob(".tmp-*"))
-        assert killed_mid_run >= 5, f"only {killed_mid_run} kills landed mid-run (duration {duration:.2f}s)"

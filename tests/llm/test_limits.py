@@ -150,13 +150,28 @@ def test_cancelled_waiters_give_their_slots_back():
     assert len(inner.sent_at) == 4 and inner.peak == 2 and model.in_flight == 0
 
 
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_token_bucket_spaces_requests_at_the_rate():
-    bucket = TokenBucket(per_minute=60)  # 1 a second, burst of 1
+    clock = FakeClock()
+    bucket = TokenBucket(per_minute=60, clock=clock)  # 1 a second, burst of 1
     assert bucket.take(1) == 0.0
-    assert 0.5 < bucket.take(1) <= 1.0  # (less any time that passed between the calls)
-    assert 1.5 < bucket.take(1) <= 2.0
+    assert bucket.take(1) == pytest.approx(1.0)
+    assert bucket.take(1) == pytest.approx(2.0)
+    clock.now += 0.5  # half a token refills
+    assert bucket.take(1) == pytest.approx(2.5)
     bucket.adjust(2)  # two of them turned out free
-    assert 0.5 < bucket.take(1) <= 1.0
+    assert bucket.take(1) == pytest.approx(1.5)
+    clock.now += 60  # refills to the burst, never beyond it
+    assert bucket.take(1) == 0.0 and bucket.take(1) == pytest.approx(1.0)
 
 
 def test_requests_per_minute_delays_sends_beyond_the_burst():

@@ -9,21 +9,35 @@ from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from synthloom.cli.main import app
 from synthloom.io.shards import read_shards
 from synthloom.recipes.build import load_pipeline
+from synthloom.recipes.loader import BUILTIN_DIR
 
 runner = CliRunner()
 STEPS = ["topics", "question", "tidy", "answer", "unique", "decontaminate", "judge", "select", "report"]
 # the judge's score follows the topic, so the selection is predictable (the fake server echoes the prompt)
-JUDGE_TEMPLATE = """steps.judge.template="Score: {{ 5 if 'keep' in question else 1 }}\\n{{ response }}" """
+JUDGE_TEMPLATE = "Score: {{ 5 if 'keep' in question else 1 }}\n{{ response }}"
 FAKE_QUESTION = "Reply to: Write one question a curious student might ask about {}. Reply with the question only."
 
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return path
+
+
+def _with_judge_template(tmp_path: Path, template: str) -> Path:
+    """The built-in recipe with the judge's prompt replaced (``--set`` takes no templates), as a file."""
+    recipe = yaml.safe_load((BUILTIN_DIR / "curated-qa.yaml").read_text())
+    recipe["params"] = {k: v.replace("${recipe_dir}", str(BUILTIN_DIR)) if isinstance(v, str) else v
+                        for k, v in recipe["params"].items()}
+    (judge,) = [s for s in recipe["steps"] if s["name"] == "judge"]
+    judge["template"] = template
+    path = tmp_path / "curated-qa.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     return path
 
 
@@ -63,9 +77,10 @@ def test_every_stage_removes_what_it_should_on_the_fake_server(tmp_path, fake_mo
         {"question": FAKE_QUESTION.format("why bread dough rises when yeast ferments sugars")},
         {"question": "What is the capital of Peru?"}])
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", "curated-qa", "-o", str(out), "-q", "--model", fake_model,
+    recipe = _with_judge_template(tmp_path, JUDGE_TEMPLATE)
+    result = runner.invoke(app, ["run", str(recipe), "-o", str(out), "-q", "--model", fake_model,
                                  "--set", f"judge_model={fake_model}", "--set", f"topics={topics}",
-                                 "--set", f"benchmark={bench}", "--set", JUDGE_TEMPLATE])
+                                 "--set", f"benchmark={bench}"])
     assert result.exit_code == 0, result.output
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "completed" and list(run["counts"]) == STEPS
@@ -106,10 +121,10 @@ def test_curated_qa_on_the_embedded_model(tmp_path, fake_model):
     # generation on the embedded model; the judge on the fake server scores every row 5, so the
     # rows that survive dedup and decontamination reach the report
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", "curated-qa", "-n", "2", "-o", str(out), "-q",
+    recipe = _with_judge_template(tmp_path, "Score: 5\n{{ response }}")
+    result = runner.invoke(app, ["run", str(recipe), "-n", "2", "-o", str(out), "-q",
                                  "--set", "question_max_tokens=24", "--set", "answer_max_tokens=32",
-                                 "--set", f"judge_model={fake_model}",
-                                 "--set", 'steps.judge.template="Score: 5\\n{{ response }}"'])
+                                 "--set", f"judge_model={fake_model}"])
     assert result.exit_code == 0, result.output
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "completed"

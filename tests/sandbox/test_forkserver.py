@@ -18,19 +18,30 @@ def test_run_many_keeps_order_and_recycles_workers():
         assert all(r.status == "passed" and r.isolation == "bwrap" for r in rs)
 
 
-def test_each_run_gets_a_fresh_process_and_work_dir():
+def test_each_run_gets_a_fresh_process_namespace_and_work_dir():
     with SandboxPool(workers=1, require_isolation=True) as pool:
-        a = pool.run("import os\nprint(os.getpid(), os.getcwd())\nopen('x', 'w')")
-        b = pool.run("import os\nprint(os.getpid(), os.getcwd(), os.listdir('.'))")
-        assert a.stdout.split()[0] != b.stdout.split()[0]
-        assert a.stdout.split()[1] != b.stdout.split()[1]
-        assert b.stdout.split(maxsplit=2)[2].strip() == "['main.py']"
+        code = ("import os\nprint(os.getpid(), open('/proc/self/stat').read().split()[21], os.getcwd(), "
+                "sorted(p for p in os.listdir('/proc') if p.isdigit()), os.listdir('.'), sep='|')\nopen('x', 'w')")
+        a, b = pool.run(code).stdout.strip().split("|"), pool.run(code).stdout.strip().split("|")
+        assert a[0] == b[0] == "2"  # the program is PID 2 of its own PID namespace (the row's init is 1)
+        assert a[3] == b[3] == "['1', '2']"
+        assert a[1:3] != b[1:3]  # another process (start time) in another work dir
+        assert b[4] == "['main.py']"
+
+
+def test_program_cannot_kill_its_row_init():
+    with SandboxPool(workers=1, require_isolation=True) as pool:
+        r = pool.run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGTERM)\nprint('alive')")
+        assert (r.status, r.stdout) == ("passed", "alive\n")  # PID 1 of the row ignores signals from inside
 
 
 def test_killed_worker_is_replaced():
     with SandboxPool(workers=1, require_isolation=True) as pool:
-        assert pool.run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)").status == "killed"
         assert pool.run("print(1)").stdout == "1\n"
+        (worker,) = pool._idle
+        worker.interrupt()  # as if the jail had died between two runs
+        assert pool.run("print(2)").stdout == "2\n"
+        assert pool._idle and pool._idle[0] is not worker
 
 
 def test_per_call_overrides_and_closed_pool():

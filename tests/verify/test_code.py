@@ -9,8 +9,8 @@ import pytest
 
 from synthloom.sandbox import SandboxPool
 from synthloom.verify.code import build_programs, verify_code
-from synthloom.verify.code_harness import outputs_match
 from synthloom.verify.code_step import VerifyCode
+from synthloom.verify.stdio_judge import outputs_match
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="bubblewrap is not installed")
 
@@ -119,7 +119,7 @@ def test_stdio_output_judge():
 
 
 def test_timeout_calibrated_on_reference(pool):
-    v = verify_code("def f():\n    while True:\n        pass", ["f()"], pool=pool, reference="def f():\n    return 1",
+    v = verify_code("def f():\n    while True:\n        pass", ["assert f() == 1"], pool=pool, reference="def f():\n    return 1",
                     min_timeout=0.5, timeout_factor=4.0)
     assert v.status == "timeout"
     assert v.results[0]["timeout"] == pytest.approx(0.5)  # the reference takes milliseconds: min_timeout wins

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 import yaml
@@ -98,7 +98,7 @@ def _recipe_text(command: str, description: str, source: str, steps: list[tuple[
 
 
 def _run(command: str, description: str, source: str, steps: list[tuple[str, str, Any, dict[str, Any]]],
-         output: Optional[Path], models: dict[str, Any] | None, fresh: bool, fmt: str, quiet: bool,
+         output: Path | None, models: dict[str, Any] | None, fresh: bool, fmt: str, quiet: bool,
          recipe_models: dict[str, Any] | None = None) -> Path:
     from ..engine.run import RunOptions
     from ..pipeline.pipeline import Pipeline, PipelineError
@@ -127,8 +127,9 @@ def dedup(
     file: str = typer.Argument(..., help="JSONL / JSON / Parquet / CSV file, a folder of them, an HF dataset folder, or a run directory"),
     column: list[str] = typer.Option(["text"], "--column", "-c", help="column(s) compared (repeat for several)"),
     method: str = typer.Option("minhash", "--method", "-m", help="exact | minhash | semantic"),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="minhash: Jaccard similarity; semantic: cosine similarity (default: the step's)"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="run directory (default: runs/dedup-NAME)"),
+    threshold: float | None = typer.Option(None, "--threshold",
+        help="minhash: Jaccard similarity; semantic: cosine similarity (default: the step's)"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="run directory (default: runs/dedup-NAME)"),
     fresh: bool = fresh_option(),
     fmt: str = format_option(),
     quiet: bool = quiet_option(),
@@ -140,7 +141,7 @@ def dedup(
     source = _data_path(file)
     _check_columns(source, column, "--column")
     type_name = DEDUP_TYPES[method]
-    opts: dict[str, Any] = {"columns": column, "column": column[0] if len(column) == 1 else column}
+    opts: dict[str, Any] = {"columns": column}
     if threshold is not None:
         if method == "exact":
             _fail("--threshold applies to --method minhash or semantic; exact dedup has no threshold")
@@ -163,11 +164,12 @@ def decontaminate(
     file: str = typer.Argument(..., help="the data to clean (file, folder, HF dataset folder, or run directory)"),
     column: list[str] = typer.Option(["text"], "--column", "-c", help="column(s) checked (repeat for several)"),
     against: list[str] = typer.Option(..., "--against", "-a", help="benchmark file or folder (repeatable)"),
-    against_column: Optional[list[str]] = typer.Option(None, "--against-column", help="benchmark column(s) holding the test items (default: the step's guess)"),
+    against_column: list[str] | None = typer.Option(None, "--against-column",
+        help="benchmark column(s) holding the test items (default: the step's guess)"),
     method: str = typer.Option("ngram", "--method", "-m", help="ngram | embedding | both"),
-    ngram: Optional[int] = typer.Option(None, "--ngram", help="word n-gram length for long items (default 13)"),
-    embedding_threshold: Optional[float] = typer.Option(None, "--embedding-threshold", help="top-1 cosine that flags a paraphrase"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="run directory (default: runs/decontaminate-NAME)"),
+    ngram: int | None = typer.Option(None, "--ngram", help="word n-gram length for long items (default 13)"),
+    embedding_threshold: float | None = typer.Option(None, "--embedding-threshold", help="top-1 cosine that flags a paraphrase"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="run directory (default: runs/decontaminate-NAME)"),
     fresh: bool = fresh_option(),
     fmt: str = format_option(),
     quiet: bool = quiet_option(),
@@ -182,9 +184,8 @@ def decontaminate(
     if against_column:
         for bench in against:
             _check_columns(_data_path(bench), against_column, "--against-column")
-    opts = {"against": against, "column": column[0] if len(column) == 1 else column,
-            "against_column": (against_column[0] if len(against_column) == 1 else against_column) if against_column else None,
-            "method": method, "ngram": ngram, "embedding_threshold": embedding_threshold}
+    opts = {"against": against, "columns": column, "against_columns": against_column or None, "method": method,
+            "ngram": ngram, "embedding_threshold": embedding_threshold}
     step, kwargs = _make_step("decontaminate", "decontaminate", opts, "decontaminate")
     _run("decontaminate", f"decontamination of {file} against {', '.join(against)}", source,
          [("decontaminate", "decontaminate", step, kwargs)], output, None, fresh, fmt, quiet)
@@ -194,14 +195,18 @@ def decontaminate(
 def judge(
     file: str = typer.Argument(..., help="the data to judge (file, folder, HF dataset folder, or run directory)"),
     column: str = typer.Option("response", "--column", "-c", help="column holding the response to judge"),
-    prompt_column: Optional[str] = typer.Option(None, "--prompt-column", help="column holding the instruction the response answers (default: `instruction` when the data has it)"),
-    rubric: str = typer.Option("default", "--rubric", help="rubric preset: default, alpagasus, ultrafeedback, helpsteer, prometheus, ... (docs/curation)"),
-    template: Optional[str] = typer.Option(None, "--template", help="a Jinja2 judge prompt file (roles: {{ instruction }}, {{ response }}, {{ lo }}, {{ hi }}, {{ criteria }})"),
+    prompt_column: str | None = typer.Option(None, "--prompt-column",
+        help="column holding the instruction the response answers (default: `instruction` when the data has it)"),
+    rubric: str = typer.Option("default", "--rubric",
+        help="rubric preset: default, alpagasus, ultrafeedback, helpsteer, prometheus, ... (docs/curation)"),
+    template: str | None = typer.Option(None, "--template",
+        help="a Jinja2 judge prompt file (roles: {{ instruction }}, {{ response }}, {{ lo }}, {{ hi }}, {{ criteria }})"),
     model: str = typer.Option("embedded", "--model", help="judge model spec: embedded | gguf:PATH | openai:MODEL@URL"),
-    min_score: Optional[float] = typer.Option(None, "--min-score", help="reject rows scored below this (default: keep every row, add the score)"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="judge reply length cap (default: the rubric's)"),
+    min_score: float | None = typer.Option(None, "--min-score",
+        help="reject rows scored below this (default: keep every row, add the score)"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="judge reply length cap (default: the rubric's)"),
     concurrency: int = typer.Option(16, "--concurrency", help="judge requests in flight"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="run directory (default: runs/judge-NAME)"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="run directory (default: runs/judge-NAME)"),
     fresh: bool = fresh_option(),
     fmt: str = format_option(),
     quiet: bool = quiet_option(),
@@ -245,13 +250,13 @@ def judge(
 def metrics(
     paths: list[str] = typer.Argument(..., help="file(s), folder(s) or run directories; several = a generator comparison"),
     column: str = typer.Option("text", "--column", "-c", help="text column measured"),
-    by: Optional[str] = typer.Option(None, "--by", help="compare generators within one file, grouped by this column (e.g. model)"),
-    prompt_column: Optional[str] = typer.Option(None, "--prompt-column", help="compare only prompts every generator answered"),
+    by: str | None = typer.Option(None, "--by", help="compare generators within one file, grouped by this column (e.g. model)"),
+    prompt_column: str | None = typer.Option(None, "--prompt-column", help="compare only prompts every generator answered"),
     score: list[str] = typer.Option([], "--score", help="score / pass columns to summarise (default: every numeric or boolean column)"),
     no_embed: bool = typer.Option(False, "--no-embed", help="skip the embedding metrics (no encoder is loaded)"),
     clusters: int = typer.Option(10, "--clusters", help="k for the cluster entropy"),
     sample: int = typer.Option(2000, "--embed-sample", help="rows embedded (seeded sample)"),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="read at most this many rows per input"),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="read at most this many rows per input"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """Diversity and quality metrics of a column: distinct-n, compression ratio, self-BLEU, embedding
@@ -346,7 +351,7 @@ def _print_single(name: str, v: dict[str, Any]) -> None:
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="a run directory (the -o folder of run, dedup, decontaminate, judge)"),
-    column: Optional[str] = typer.Option(None, "--column", "-c", help="text column measured (default: the longest text column)"),
+    column: str | None = typer.Option(None, "--column", "-c", help="text column measured (default: the longest text column)"),
     no_embed: bool = typer.Option(False, "--no-embed", help="skip embeddings (no cluster map or embedding metrics)"),
     clusters: int = typer.Option(10, "--clusters", help="k-means clusters for the map and the entropy"),
     sample: int = typer.Option(2000, "--embed-sample", help="rows embedded (seeded sample)"),

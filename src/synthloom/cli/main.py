@@ -2,25 +2,63 @@
 
 from __future__ import annotations
 
+import math
+import signal
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+EXIT_USER_ERROR = 2
+EXIT_STOPPED = 3
+EXIT_INTERRUPTED = 130
+
+
+#: click's exceptions as this typer raises them (recent typer vendors click: its own classes)
+_click_errors = sys.modules[typer.BadParameter.__module__]
+
+
+class OneLineErrors(TyperGroup):
+    """The command group with click's usage errors (``-n abc``, an unknown option) as one line
+    naming the place and the fix, exit code 2, instead of a usage block and a framed panel."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _click_errors.UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":
+                e.show()
+                sys.exit(e.exit_code)
+            command = e.ctx.command_path if e.ctx is not None else "synthloom"
+            _print_error(f"{e.format_message().rstrip('. ')}; fix: see `{command} --help`")
+            sys.exit(EXIT_USER_ERROR)
+        except _click_errors.ClickException as e:
+            _print_error(e.format_message())
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            _print_error("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     help="synthloom: scalable, verifiable synthetic data generation with LLMs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OneLineErrors,
 )
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
-
-EXIT_USER_ERROR = 2
-EXIT_STOPPED = 3
 
 
 # -- options and steps several commands share --------------------------------------------------------
@@ -40,28 +78,37 @@ def quiet_option() -> bool:
 @app.command()
 def run(
     recipe: str = typer.Argument(..., help="built-in recipe name (see `synthloom recipes`) or a YAML file"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="run directory (default: runs/NAME)"),
-    n: Optional[int] = typer.Option(None, "-n", help="number of records: caps every source (and sets the recipe's `n` parameter)"),
-    model: Optional[str] = typer.Option(None, "--model", help="model spec for the `default` model: embedded | gguf:PATH | openai:MODEL@URL"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="run directory (default: runs/NAME)"),
+    n: int | None = typer.Option(None, "-n", help="number of records: caps every source (and sets the recipe's `n` parameter)"),
+    model: str | None = typer.Option(None, "--model", help="model spec for the `default` model: embedded | gguf:PATH | openai:MODEL@URL"),
     set_: list[str] = typer.Option([], "--set", help="override a parameter: --set key=value (repeatable)"),
     fresh: bool = fresh_option("discard this run directory's outputs and start over (cached responses are kept)"),
     no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the response cache"),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="shared response cache folder (default: OUT/.state)"),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="shared response cache folder (default: OUT/.state)"),
     fmt: str = format_option(),
     partition_size: int = typer.Option(1000, "--partition-size", help="rows per committed shard"),
-    max_requests: Optional[int] = typer.Option(None, "--max-requests", help="budget: stop cleanly after this many model requests"),
-    max_tokens_budget: Optional[int] = typer.Option(None, "--max-tokens-budget", help="budget: stop cleanly after this many tokens"),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="budget: stop cleanly at this cost (model prices in the recipe)"),
+    max_requests: int | None = typer.Option(None, "--max-requests", help="budget: stop cleanly after this many model requests"),
+    max_tokens_budget: int | None = typer.Option(None, "--max-tokens-budget", help="budget: stop cleanly after this many tokens"),
+    max_cost: float | None = typer.Option(None, "--max-cost", help="budget: stop cleanly at this cost (model prices in the recipe)"),
     quiet: bool = quiet_option(),
     plain: bool = typer.Option(False, "--plain", help="plain periodic progress lines even on a terminal"),
 ) -> None:
     """Run a recipe into a run directory; rerunning the same command resumes it."""
     from ..engine.run import RunOptions
+    from ..io.rundir_guard import RunDirError, check_ownership, check_writable_folder
     from ..llm.budget import Budget
     from ..recipes.build import load_pipeline
     from ..recipes.loader import RecipeError
 
     _check_format(fmt)
+    _check_run_flags(n, partition_size, max_requests, max_tokens_budget, max_cost)
+    try:
+        if output is not None:
+            check_writable_folder(output, "-o")
+        if cache_dir is not None and not no_cache:
+            check_writable_folder(cache_dir, "--cache-dir")
+    except RunDirError as e:
+        _fail(str(e))
     sets = list(set_)
     try:
         loaded = load_pipeline(recipe, sets, model)
@@ -71,6 +118,11 @@ def run(
         _fail(str(e))
     pipeline = loaded.pipeline
     out_dir = output or Path("runs") / pipeline.name
+    try:
+        check_writable_folder(out_dir, "-o")
+        check_ownership(out_dir, pipeline.name, fresh)
+    except RunDirError as e:
+        _fail(str(e))
     budget = None
     if any(x is not None for x in (max_requests, max_tokens_budget, max_cost)):
         budget = Budget(max_requests=max_requests, max_tokens=max_tokens_budget, max_cost=max_cost)
@@ -86,20 +138,34 @@ def _run_and_report(pipeline, out_dir: Path, options, quiet: bool):
     """Run ``pipeline`` into ``out_dir``, print the summary and return the result; exits 2 on a
     pipeline or model error, 130 when interrupted, 3 when the run stopped before the end."""
     from ..engine.run import run_pipeline
+    from ..engine.run_end import INTERRUPTED, RunAborted
+    from ..io.rundir_guard import RunDirError
     from ..llm.spec import ModelSpecError
     from ..pipeline.pipeline import PipelineError
 
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)  # outside the run's loop: like Ctrl-C
     try:
         result = run_pipeline(pipeline, out_dir, options)
-    except (PipelineError, ModelSpecError) as e:
+        _report(result, quiet)
+    except (PipelineError, ModelSpecError, RunDirError) as e:
         _fail(str(e))
+    except RunAborted as e:
+        err.print(f"[yellow]{e.status}[/yellow]: {escape(str(e))}", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED if e.status == INTERRUPTED else EXIT_STOPPED) from None
     except KeyboardInterrupt:
         err.print(f"[yellow]interrupted[/yellow]: committed work is kept in {out_dir}; rerun the same command to resume")
-        raise typer.Exit(130)
-    _report(result, quiet)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if result.status == INTERRUPTED:
+        raise typer.Exit(EXIT_INTERRUPTED)
     if not result.ok:
         raise typer.Exit(EXIT_STOPPED)
     return result
+
+
+def _terminate_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _report(result, quiet: bool) -> None:
@@ -130,8 +196,29 @@ def _report(result, quiet: bool) -> None:
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error[/red]: {message}", highlight=False, soft_wrap=True)
+    _print_error(message)
     raise typer.Exit(EXIT_USER_ERROR)
+
+
+def _print_error(message: str) -> None:
+    """``error: MESSAGE`` on stderr, always one line (a multi-line message is joined with "; ")."""
+    line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    err.print(f"[red]error[/red]: {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def _check_run_flags(n: int | None, partition_size: int, max_requests: int | None, max_tokens_budget: int | None,
+                     max_cost: float | None) -> None:
+    """Flags of `run` with values that cannot mean anything: refused before anything is read or written."""
+    if n is not None and n < 1:
+        _fail(f"-n {n}: the number of records must be at least 1; fix: give e.g. -n 100 (or leave -n out for all)")
+    if partition_size < 1:
+        _fail(f"--partition-size {partition_size}: must be at least 1; fix: give e.g. --partition-size 1000")
+    if max_requests is not None and max_requests < 1:
+        _fail(f"--max-requests {max_requests}: must be at least 1; fix: give a positive budget or leave it out")
+    if max_tokens_budget is not None and max_tokens_budget < 1:
+        _fail(f"--max-tokens-budget {max_tokens_budget}: must be at least 1; fix: give a positive budget or leave it out")
+    if max_cost is not None and not (math.isfinite(max_cost) and max_cost > 0):
+        _fail(f"--max-cost {max_cost}: must be a positive amount; fix: give e.g. --max-cost 5.0 or leave it out")
 
 
 def _check_format(fmt: str) -> None:
@@ -227,6 +314,7 @@ def view(
 
 # command groups defined in their own modules register themselves on `app`
 from . import curate as _curate  # noqa: E402,F401  (dedup, decontaminate, judge, metrics, report)
+from . import steps as _steps  # noqa: E402,F401  (steps: the step types and their options)
 from . import verify as _verify  # noqa: E402,F401  (verify math, verify code)
 
 if __name__ == "__main__":  # pragma: no cover

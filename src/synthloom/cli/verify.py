@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from .main import _fail, app, format_option, fresh_option, quiet_option
+from .main import EXIT_INTERRUPTED, EXIT_STOPPED, _fail, app, err, format_option, fresh_option, quiet_option
 
 verify_app = typer.Typer(
     help="Verify data: check math answers or run code against tests; writes a run directory with verdict columns.",
@@ -16,9 +16,69 @@ verify_app = typer.Typer(
 app.add_typer(verify_app, name="verify")
 
 
-def _check_input(file: Path) -> None:
+def _check_input(file: Path, output: Path) -> None:
+    from ..verify.run_paths import in_place_problem
+
     if not file.exists():
         _fail(f"input file {file} does not exist; give a JSONL / Parquet / CSV file or a folder of shards")
+    problem = in_place_problem(file, output)
+    if problem:
+        _fail(f"{problem}: verify would overwrite its own input; fix: give -o a new folder outside the input")
+
+
+def _run_verify(run: Callable[[], object], output: Path, columns_hint: str, quiet: bool):
+    """Run a verify command's pipeline: a user mistake is a one-line error (exit 2), an interrupted
+    run a one-line reason (exit 130), a run stopped by anything else (disk) one too (exit 3) —
+    never a traceback. Returns the engine's RunResult (exits when it did not complete)."""
+    from rich.markup import escape
+
+    from ..engine.run_end import INTERRUPTED, RunAborted
+    from ..io.rundir_guard import RunDirError
+    from ..io.sources import SourceError
+    from ..pipeline.pipeline import PipelineError
+    from ..sandbox import SandboxUnavailable
+    from .main import _report
+
+    try:
+        result = run()
+    except RunDirError as e:
+        _fail(str(e))
+    except (PipelineError, SourceError, ValueError, SandboxUnavailable) as e:
+        _fail(f"{e} ({columns_hint})")
+    except RunAborted as e:
+        err.print(f"[yellow]{e.status}[/yellow]: {escape(str(e))}", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED if e.status == INTERRUPTED else EXIT_STOPPED) from None
+    except KeyboardInterrupt:
+        _mark_interrupted(output)
+        err.print(f"[yellow]interrupted[/yellow]: committed work is kept in {output}; rerun the same command to resume")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    _report(result, quiet)
+    if result.status == INTERRUPTED:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if not result.ok:
+        raise typer.Exit(EXIT_STOPPED)
+    return result
+
+
+def _mark_interrupted(output: Path) -> None:
+    """A run.json left saying "running" by a Ctrl-C the engine did not get to handle says "interrupted"."""
+    from ..engine.run_end import INTERRUPTED, interrupted_message, mark_run_json
+    from ..io.rundir import RunDir
+
+    rundir = RunDir(output)
+    info = rundir.read_run_json()
+    if info is not None and info.get("status") == "running":
+        mark_run_json(rundir, INTERRUPTED, interrupted_message("SIGINT"))
+
+
+def _print_verdicts(output: Path, column: str, order: tuple[str, ...], show_zero: bool) -> None:
+    from collections import Counter
+
+    from ..io.shards import read_shards
+    from .main import out
+
+    statuses = Counter(r.get(column) for r in read_shards(output / "data"))
+    out.print("verdicts: " + ", ".join(f"{k} {statuses.get(k, 0)}" for k in order if show_zero or statuses.get(k)))
 
 
 @verify_app.command("code")
@@ -27,51 +87,40 @@ def verify_code_command(
     code_column: str = typer.Option(..., "--code-column", help="column holding the Python solution"),
     tests_column: str = typer.Option(..., "--tests-column", help="column holding the tests"),
     output: Path = typer.Option(..., "-o", "--output", help="run directory to write"),
-    kind: str = typer.Option("assert", "--kind", help="assert (Python asserts), call (input/output cases on --entry-point) or stdio (stdin/stdout cases)"),
-    entry_point: Optional[str] = typer.Option(None, "--entry-point", help="function the tests call (kind call; HumanEval-style check(candidate))"),
-    entry_point_column: Optional[str] = typer.Option(None, "--entry-point-column", help="per-row entry point column"),
-    reference_column: Optional[str] = typer.Option(None, "--reference-column", help="known-good solution column: calibrates per-test time limits"),
+    kind: str = typer.Option("assert", "--kind", help="assert (Python asserts), call (input/output cases on "
+                             "--entry-point) or stdio (stdin/stdout cases)"),
+    entry_point: str | None = typer.Option(None, "--entry-point", help="function the tests call (kind call; "
+                                           "HumanEval-style check(candidate))"),
+    entry_point_column: str | None = typer.Option(None, "--entry-point-column", help="per-row entry point column"),
+    reference_column: str | None = typer.Option(None, "--reference-column", help="known-good solution column: "
+                                                "calibrates per-test time limits"),
     timeout: float = typer.Option(5.0, "--timeout", help="seconds per test (without --reference-column)"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="sandbox workers (default 2 x cores)"),
+    workers: int | None = typer.Option(None, "--workers", help="sandbox workers (default 2 x cores)"),
     fmt: str = format_option(),
     fresh: bool = fresh_option(),
     quiet: bool = quiet_option(),
 ) -> None:
     """Run each row's code against its tests in the sandbox; adds passed, status, pass_rate, test_results."""
-    from ..io.sources import SourceError
-    from ..pipeline.pipeline import PipelineError
-    from ..sandbox import SandboxUnavailable
+    from ..sandbox import STATUSES
     from ..verify.code import KINDS
     from ..verify.code_step import verify_code_file
-    from .main import _check_format, _progress_log, _report, out
+    from .main import _check_format, _progress_log
 
     _check_format(fmt)
     if kind not in KINDS:
         _fail(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if kind == "call" and not (entry_point or entry_point_column):
         _fail("--kind call needs --entry-point NAME (or --entry-point-column COL): the function the tests call")
-    _check_input(file)
+    _check_input(file, output)
     if timeout <= 0 or (workers is not None and workers < 1):
         _fail("--timeout must be a positive number of seconds and --workers >= 1")
-    try:
-        result = verify_code_file(
-            file, output, code_column=code_column, tests_column=tests_column, kind=kind, entry_point=entry_point,
-            entry_point_column=entry_point_column, reference_column=reference_column, timeout=timeout,
-            workers=workers, data_format=fmt, fresh=fresh, progress="quiet" if quiet else "auto",
-            log=_progress_log(quiet),
-        )
-    except (PipelineError, SourceError, ValueError, SandboxUnavailable) as e:
-        _fail(f"{e} (columns are given with --code-column and --tests-column)")
-    _report(result, quiet)
-    if not result.ok:
-        raise typer.Exit(3)
-    from collections import Counter
-
-    from ..io.shards import read_shards
-    from ..sandbox import STATUSES
-
-    statuses = Counter(r.get("status") for r in read_shards(output / "data"))
-    out.print("verdicts: " + ", ".join(f"{k} {statuses[k]}" for k in (*STATUSES, "error") if statuses.get(k)))
+    _run_verify(lambda: verify_code_file(
+        file, output, code_column=code_column, tests_column=tests_column, kind=kind, entry_point=entry_point,
+        entry_point_column=entry_point_column, reference_column=reference_column, timeout=timeout,
+        workers=workers, data_format=fmt, fresh=fresh, progress="quiet" if quiet else "auto",
+        log=_progress_log(quiet),
+    ), output, "columns are given with --code-column and --tests-column", quiet)
+    _print_verdicts(output, "status", (*STATUSES, "error"), show_zero=False)
 
 
 @verify_app.command("math")
@@ -87,31 +136,16 @@ def verify_math_command(
     quiet: bool = quiet_option(),
 ) -> None:
     """Check each row's final answer against its gold answer; adds correct, verify_status, pred_answer, gold_answer."""
-    from ..engine.run import run_pipeline  # noqa: F401  (imported here so a broken engine fails loudly, early)
-    from ..io.sources import SourceError
-    from ..pipeline.pipeline import PipelineError
     from ..verify.math_step import verify_math_file
-    from .main import _check_format, _progress_log, _report, out
+    from .main import _check_format, _progress_log
 
     _check_format(fmt)
-    _check_input(file)
+    _check_input(file, output)
     if workers < 1 or timeout <= 0:
         _fail("--workers must be >= 1 and --timeout a positive number of seconds")
-    try:
-        result = verify_math_file(
-            file, output, pred_column=pred_column, gold_column=gold_column, workers=workers, timeout=timeout,
-            data_format=fmt, fresh=fresh, progress="quiet" if quiet else "auto",
-            log=_progress_log(quiet),
-        )
-    except (PipelineError, SourceError, ValueError) as e:
-        _fail(f"{e} (columns are given with --pred-column and --gold-column)")
-    _report(result, quiet)
-    if result.ok:
-        from collections import Counter
-
-        from ..io.shards import read_shards
-
-        statuses = Counter(r.get("verify_status") for r in read_shards(output / "data"))
-        out.print("verdicts: " + ", ".join(f"{k} {statuses.get(k, 0)}" for k in ("correct", "wrong", "no_answer", "timeout", "error")))
-    else:
-        raise typer.Exit(3)
+    _run_verify(lambda: verify_math_file(
+        file, output, pred_column=pred_column, gold_column=gold_column, workers=workers, timeout=timeout,
+        data_format=fmt, fresh=fresh, progress="quiet" if quiet else "auto",
+        log=_progress_log(quiet),
+    ), output, "columns are given with --pred-column and --gold-column", quiet)
+    _print_verdicts(output, "verify_status", ("correct", "wrong", "no_answer", "timeout", "error"), show_zero=True)

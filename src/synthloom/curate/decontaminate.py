@@ -33,7 +33,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ __all__ = [
 METHODS = ("ngram", "embedding", "both")
 DEFAULT_EMBEDDING_THRESHOLD = 0.8
 DEFAULT_DIFF_THRESHOLD = 0.8
-#: benchmark text columns tried in order when ``against_column`` is not given
+#: benchmark text columns tried in order when ``against_columns`` is not given
 TEXT_COLUMNS = ("question", "prompt", "problem", "instruction", "input", "text", "content", "query")
 _WORD = re.compile(r"\w+")
 _P = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the rolling hash (mod 2**64)
@@ -132,13 +132,13 @@ class Match:
 
 def load_benchmark(
     against: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    against_column: str | Sequence[str] | None = None,
+    against_columns: str | Sequence[str] | None = None,
     id_column: str | None = None,
     *,
     where: str = "decontaminate",
 ) -> list[BenchmarkItem]:
     """Read benchmark items from JSONL/JSON/Parquet/CSV files, folders or HF ``save_to_disk`` folders
-    (anything :func:`synthloom.io.sources.read_records` reads). ``against_column`` names the text
+    (anything :func:`synthloom.io.sources.read_records` reads). ``against_columns`` names the text
     column(s) (joined by a blank line); left out, the first of :data:`TEXT_COLUMNS` present is used."""
     from ..io.sources import read_records
 
@@ -148,19 +148,19 @@ def load_benchmark(
     items: list[BenchmarkItem] = []
     for path in paths:
         source = os.fspath(path)
-        cols = None if against_column is None else as_columns(against_column, where)
+        cols = None if against_columns is None else as_columns(against_columns, where)
         row = 0
         for batch in read_records(source, columns=None, batch_size=4096):
             if cols is None:
                 cols = [c for c in TEXT_COLUMNS if c in batch[0]][:1]
                 if not cols:
                     raise ValueError(f"{where}: cannot tell which column of {source} holds the benchmark text "
-                                     f"(columns: {sorted(batch[0])}); set against_column")
+                                     f"(columns: {sorted(batch[0])}); set against_columns")
             for rec in batch:
                 missing = [c for c in cols if c not in rec]
                 if missing:
                     raise ValueError(f"{where}: {source} row {row} has no column {missing[0]!r} "
-                                     f"(columns: {sorted(rec)}); set against_column")
+                                     f"(columns: {sorted(rec)}); set against_columns")
                 if id_column is not None and id_column not in rec:
                     raise ValueError(f"{where}: {source} row {row} has no id column {id_column!r} (columns: {sorted(rec)})")
                 text = "\n\n".join("" if rec[c] is None else str(rec[c]) for c in cols)
@@ -356,14 +356,15 @@ class Decontaminate(GlobalStep):
     naming the benchmark file, row and text each removed row matches."""
 
     type_name = "decontaminate"
+    runtime_options = ("batch_size",)
 
     def __init__(
         self,
         name: str,
         *,
         against: str | list[str],
-        column: str | list[str] = "text",
-        against_column: str | list[str] | None = None,
+        columns: str | list[str] = "text",
+        against_columns: str | list[str] | None = None,
         id_column: str | None = None,
         method: str = "ngram",
         ngram: int = 13,
@@ -376,7 +377,7 @@ class Decontaminate(GlobalStep):
         inputs: list[str] | None = None,
     ) -> None:
         where = f"step {name!r}"
-        cols = as_columns(column, where)
+        cols = as_columns(columns, where)
         if method not in METHODS:
             raise ValueError(f"{where}: method must be one of {list(METHODS)}, got {method!r}")
         if not 1 <= short_ngram <= ngram:
@@ -387,7 +388,8 @@ class Decontaminate(GlobalStep):
             raise ValueError(f"{where}: embedding_threshold is a cosine in [-1, 1], got {embedding_threshold}")
         citations = ["Brown et al. 2020, Language Models are Few-Shot Learners, appendix C (arXiv 2005.14165)"]
         if method != "ngram":
-            citations.append("Yang et al. 2023, Rethinking Benchmark and Contamination for Language Models with Rephrased Samples (arXiv 2311.04850)")
+            citations.append("Yang et al. 2023, Rethinking Benchmark and Contamination for Language Models with "
+                             "Rephrased Samples (arXiv 2311.04850)")
         super().__init__(name, reads=cols, inputs=inputs or (), citations=citations)
         self.columns = cols
         self.against = [os.fspath(against)] if isinstance(against, (str, os.PathLike)) else [os.fspath(p) for p in against]
@@ -397,17 +399,15 @@ class Decontaminate(GlobalStep):
             if not path.startswith("hf:") and not Path(path).exists():
                 raise FileNotFoundError(f"{where}: benchmark file {path!r} does not exist; fix `against` "
                                         f"(a JSONL/JSON/Parquet/CSV file, a folder of them or a datasets folder)")
-        self.against_column, self.id_column = against_column, id_column
+        self.against_columns, self.id_column = against_columns, id_column
         self.method, self.match_column, self.batch_size = method, match_column, batch_size
         self.index_options = {"method": method, "ngram": ngram, "short_ngram": short_ngram, "min_words": min_words,
                               "diff_threshold": diff_threshold, "embedding_threshold": embedding_threshold}
-        self.options = {"against": self.against, "column": cols, "against_column": against_column,
-                        "id_column": id_column, "match_column": match_column, **self.index_options}
         self._benchmark: Benchmark | None = None
 
     def benchmark(self) -> Benchmark:
         if self._benchmark is None:
-            items = load_benchmark(self.against, self.against_column, self.id_column, where=f"step {self.name!r}")
+            items = load_benchmark(self.against, self.against_columns, self.id_column, where=f"step {self.name!r}")
             self._benchmark = Benchmark(items, **self.index_options)
         return self._benchmark
 
@@ -432,26 +432,23 @@ class Decontaminate(GlobalStep):
             yield from self._decide(batch)
 
 
-def decontaminate_pipeline(input: str | os.PathLike[str], *, column: str | list[str], against: str | list[str],
+def decontaminate_pipeline(input: str | os.PathLike[str], *, columns: str | list[str], against: str | list[str],
                            **options: Any) -> Any:
     """The pipeline the CLI runs: load ``input`` (any readable file/folder), then :class:`Decontaminate`
-    with ``options`` (against_column, id_column, method, ngram, short_ngram, min_words,
+    with ``options`` (against_columns, id_column, method, ngram, short_ngram, min_words,
     diff_threshold, embedding_threshold, match_column)."""
     from ..pipeline.pipeline import Pipeline
     from ..steps.load import LoadStep
 
     return Pipeline([LoadStep("input", path=os.fspath(input)),
-                     Decontaminate("decontaminate", against=against, column=column, **options)])
+                     Decontaminate("decontaminate", against=against, columns=columns, **options)])
 
 
-def run_decontaminate(input: str | os.PathLike[str], out: str | os.PathLike[str], *, column: str | list[str],
+def run_decontaminate(input: str | os.PathLike[str], out: str | os.PathLike[str], *, columns: str | list[str],
                       against: str | list[str], run_options: Any = None, **options: Any) -> Any:
     """Decontaminate ``input`` into the run directory ``out`` (kept rows in ``data/``, flagged rows in
     ``rejected/`` with the benchmark item they match); returns the engine's RunResult."""
     from ..engine.run import run_pipeline
 
-    return run_pipeline(decontaminate_pipeline(input, column=column, against=against, **options), out, run_options)
+    return run_pipeline(decontaminate_pipeline(input, columns=columns, against=against, **options), out, run_options)
 
-
-def match_as_dict(match: Match | None) -> dict[str, Any] | None:
-    return None if match is None else {**match.to_dict(), "item": asdict(match.item)}

@@ -18,25 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..llm.types import Request
-from ..pipeline.llm_step import LLMStep, RowError
+from ..pipeline.model_step import ModelStep, RowError, chat
 from ..pipeline.step import Rejected
-from ..pipeline.templates import render
-from ..records import add_lineage
+from ..records import adopt_rows
 from .decontaminate import Benchmark, Match, load_benchmark
 from .embeddings import as_columns, get_encoder, record_text
 
 __all__ = ["PROMPT_KINDS", "DecontaminateLLM", "parse_verdict"]
 
 PROMPT_KINDS = ("knowledge", "math", "strong_math", "code")
-_HERE = Path(__file__).parent
-SYSTEM_TEMPLATE = (_HERE / "decontaminate_llm_system.jinja").read_text()
-USER_TEMPLATE = (_HERE / "decontaminate_llm_user.jinja").read_text()
 _VERDICT = re.compile(r"\b(true|false|yes|no)\b", re.IGNORECASE)
 
 
@@ -48,7 +42,7 @@ def parse_verdict(text: str) -> bool | None:
     return m.group(1).lower() in ("true", "yes")
 
 
-class DecontaminateLLM(LLMStep):
+class DecontaminateLLM(ModelStep):
     """Removes rows an LLM judges to be rephrases of a benchmark item among their top-k embedding
     neighbours (LLM Decontaminator, Yang et al. 2023, arXiv 2311.04850)."""
 
@@ -59,8 +53,8 @@ class DecontaminateLLM(LLMStep):
         name: str,
         *,
         against: str | list[str],
-        column: str | list[str] = "text",
-        against_column: str | list[str] | None = None,
+        columns: str | list[str] = "text",
+        against_columns: str | list[str] | None = None,
         id_column: str | None = None,
         top_k: int = 1,
         min_similarity: float = 0.5,
@@ -78,7 +72,7 @@ class DecontaminateLLM(LLMStep):
         inputs: list[str] | None = None,
     ) -> None:
         where = f"step {name!r}"
-        cols = as_columns(column, where)
+        cols = as_columns(columns, where)
         if top_k < 1:
             raise ValueError(f"{where}: top_k must be >= 1, got {top_k}")
         if not -1 <= min_similarity <= 1:
@@ -87,28 +81,24 @@ class DecontaminateLLM(LLMStep):
             raise ValueError(f"{where}: prompt_kind must be one of {list(PROMPT_KINDS)}, got {prompt_kind!r}")
         if n not in (None, 1):
             raise ValueError(f"{where}: the rephrase check takes one answer per pair (n=1), got n={n}")
-        sampling = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "seed": seed,
-                    "stop": stop, "logprobs": logprobs, "top_logprobs": top_logprobs}
         super().__init__(name, model=model, reads=cols, inputs=inputs or (),
                          citations=[("Yang et al. 2023, Rethinking Benchmark and Contamination for Language Models "
-                                    "with Rephrased Samples (arXiv 2311.04850)")], **sampling)
-        self.writes = set()  # kept rows pass unchanged; the match goes only onto rejected rows
+                                    "with Rephrased Samples (arXiv 2311.04850)")],
+                         temperature=temperature, max_tokens=max_tokens, top_p=top_p, seed=seed, stop=stop,
+                         logprobs=logprobs, top_logprobs=top_logprobs)
+        # kept rows pass unchanged (writes nothing); the match goes only onto rejected rows
         self.columns = cols
         self.against = [against] if isinstance(against, str) else list(against)
-        self.against_column, self.id_column = against_column, id_column
+        self.against_columns, self.id_column = against_columns, id_column
         self.top_k, self.min_similarity, self.prompt_kind = top_k, min_similarity, prompt_kind
         self.match_column = match_column
-        self.options = {"against": self.against, "column": cols, "against_column": against_column,
-                        "id_column": id_column, "top_k": top_k, "min_similarity": min_similarity,
-                        "prompt_kind": prompt_kind, "match_column": match_column}
+        self.system_template = self.load_template("decontaminate_llm_system.jinja")
+        self.user_template = self.load_template("decontaminate_llm_user.jinja")
         self._benchmark: Benchmark | None = None
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "system_template": SYSTEM_TEMPLATE, "user_template": USER_TEMPLATE}
 
     def benchmark(self) -> Benchmark:
         if self._benchmark is None:
-            items = load_benchmark(self.against, self.against_column, self.id_column, where=f"step {self.name!r}")
+            items = load_benchmark(self.against, self.against_columns, self.id_column, where=f"step {self.name!r}")
             self._benchmark = Benchmark(items, method="embedding")
         return self._benchmark
 
@@ -127,27 +117,21 @@ class DecontaminateLLM(LLMStep):
         top = top[np.argsort(-sims[top], kind="stable")]
         return [(int(i), float(sims[i])) for i in top if sims[i] >= self.min_similarity]
 
-    def request_for(self, benchmark_text: str, candidate: str) -> Request:
-        system = render(SYSTEM_TEMPLATE, {"kind": self.prompt_kind})
-        user = render(USER_TEMPLATE, {"benchmark": benchmark_text, "candidate": candidate})
-        return Request.chat([{"role": "system", "content": system}, {"role": "user", "content": user}], **self.sampling)
+    def messages(self, benchmark_text: str, candidate: str) -> list[dict[str, str]]:
+        """The paper's prompt for one pair: the system prompt of ``prompt_kind``, then the two parts."""
+        return chat(self.render(self.user_template, {"benchmark": benchmark_text, "candidate": candidate}),
+                    self.render(self.system_template, {"kind": self.prompt_kind}))
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
-        assert self.ctx is not None, "step used before setup()"
         text = record_text(record, self.columns, f"step {self.name!r}")
-        loop = asyncio.get_running_loop()
-        cands = await loop.run_in_executor(None, self.candidates, text)
+        cands = await asyncio.get_running_loop().run_in_executor(None, self.candidates, text)
         if not cands:
             return [record]
         bench = self.benchmark()
-        model = self.ctx.model(self.model_name)
-        requests = [self.request_for(bench.items[i].text, text) for i, _ in cands]
-        responses = await asyncio.gather(*(model.complete(r) for r in requests))
+        prompts = [self.messages(bench.items[i].text, text) for i, _ in cands]
+        answers = await asyncio.gather(*(self.call(record, prompt) for prompt in prompts))
         out = dict(record)
-        for (i, sim), req, resp in zip(cands, requests, responses):
-            add_lineage(out, {"step": self.name, "model": getattr(model, "identity", self.model_name),
-                              "prompt_hash": req.fingerprint()[:16], "params": req.sampling_params(),
-                              "usage": resp.usage.to_dict()})
+        for asked, ((i, sim), (resp, _)) in enumerate(zip(cands, answers), start=1):
             verdict = parse_verdict(resp.text)
             if verdict is None:
                 raise RowError(f"the judge's reply says neither True nor False (benchmark {bench.items[i].ref()})",
@@ -155,6 +139,7 @@ class DecontaminateLLM(LLMStep):
             if verdict:
                 match = Match("llm", sim, bench.items[i], f"judged a rephrase; embedding cosine {sim:.3f}")
                 out[self.match_column] = match.to_dict()
-                record.update(out)  # the rejected row keeps the match and the lineage of the calls
+                # the rejected row keeps the match and the lineage of the calls read so far
+                record.update(adopt_rows(record, out, self.name, [entry for _, entry in answers[:asked]])[0])
                 return Rejected(match.reason(), round(sim, 4))
-        return [out]
+        return adopt_rows(record, out, self.name, [entry for _, entry in answers])

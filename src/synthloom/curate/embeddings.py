@@ -159,37 +159,39 @@ def record_text(record: dict[str, Any], columns: list[str], where: str) -> str:
     parts = []
     for c in columns:
         if c not in record:
-            raise KeyError(f"{where}: record has no column {c!r} (columns: {sorted(record)}); set the step's column option")
+            raise KeyError(f"{where}: record has no column {c!r} (columns: {sorted(record)}); set the step's `columns`")
         v = record[c]
         parts.append("" if v is None else v if isinstance(v, str) else str(v))
     return "\n\n".join(parts)
 
 
-def as_columns(column: str | Iterable[str], where: str) -> list[str]:
-    cols = [column] if isinstance(column, str) else list(column)
+def as_columns(columns: str | Iterable[str], where: str) -> list[str]:
+    """``columns`` as a list: one column name, or several."""
+    cols = [columns] if isinstance(columns, str) else list(columns)
     if not cols or not all(isinstance(c, str) and c for c in cols):
-        raise ValueError(f"{where}: column must be a column name or a list of names, got {column!r}")
+        raise ValueError(f"{where}: columns must be a column name or a list of names, got {columns!r}")
     return cols
 
 
 class EmbedStep(MapStep):
-    """Adds a sentence embedding (a list of floats, unit length) of ``column`` to each record
+    """Adds a sentence embedding (a list of floats, unit length) of ``columns`` to each record
     (all-MiniLM-L6-v2, offline; Reimers & Gurevych 2019, arXiv 1908.10084)."""
 
     type_name = "embed"
     cpu_bound = True
+    runtime_options = ("threads",)
 
     def __init__(
         self,
         name: str,
         *,
-        column: str | list[str] = "text",
+        columns: str | list[str] = "text",
         output: str = "embedding",
         model: str = "minilm",
         threads: int | None = None,
         inputs: list[str] | None = None,
     ) -> None:
-        cols = as_columns(column, f"step {name!r}")
+        cols = as_columns(columns, f"step {name!r}")
         super().__init__(name, reads=cols, writes=[output], inputs=inputs or (),
                          citations=["Reimers & Gurevych 2019, Sentence-BERT (arXiv 1908.10084)"])
         if model not in ("minilm", "all-MiniLM-L6-v2"):
@@ -198,7 +200,6 @@ class EmbedStep(MapStep):
         self.output = output
         self.model = model
         self.threads = threads
-        self.options = {"column": cols, "output": output, "model": model}
         self._pending: list[tuple[str, asyncio.Future]] = []
         self._tasks: set[asyncio.Task] = set()
 

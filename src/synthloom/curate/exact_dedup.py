@@ -64,7 +64,6 @@ class ExactDedup(GlobalStep):
             raise ValueError(f"dedup_exact {name!r}: {exc}") from None
         self.columns = cols
         self.normalize = normalize
-        self.options = {"columns": cols, "normalize": normalize}
 
     def key(self, record: dict[str, Any]) -> int:
         parts = []

@@ -368,19 +368,20 @@ class _Spill:
 class MinHashDedup(GlobalStep):
     """Removes near-duplicate rows (MinHash-LSH on word shingles), naming the row each one repeats.
 
-    ``column`` may be a list (joined with newlines). Each removed row names the surviving row it
+    ``columns`` is one column or a list (joined with newlines). Each removed row names the surviving row it
     duplicates and their similarity. Rows are spilled to disk while the index is built, so memory
     holds signatures, not rows."""
 
     type_name = "dedup_minhash"
+    runtime_options = ("batch_size",)
 
-    def __init__(self, name: str, *, column: str | list[str], ngram: int = 3, num_perm: int = 128,
+    def __init__(self, name: str, *, columns: str | list[str], ngram: int = 3, num_perm: int = 128,
                  threshold: float = 0.7, bands: int | None = None, rows: int | None = None,
                  verify: str = "estimate", keep: str = "first", seed: int = 1, batch_size: int = 8192,
                  inputs: list[str] | None = None) -> None:
-        cols = [column] if isinstance(column, str) else list(column or [])
+        cols = [columns] if isinstance(columns, str) else list(columns or [])
         if not cols or not all(isinstance(c, str) and c for c in cols):
-            raise ValueError(f"dedup_minhash {name!r}: `column` must name the text column(s) to compare")
+            raise ValueError(f"dedup_minhash {name!r}: `columns` must name the text column(s) to compare")
         super().__init__(name, reads=cols, inputs=inputs or ())
         if keep not in KEEP_RULES:
             raise ValueError(f"dedup_minhash {name!r}: keep must be one of {', '.join(KEEP_RULES)}, got {keep!r}")
@@ -393,7 +394,6 @@ class MinHashDedup(GlobalStep):
         self.index_options = probe.settings()
         self.keep = keep
         self.batch_size = max(1, int(batch_size))
-        self.options = {"column": column, **self.index_options, "keep": keep}
 
     def _text(self, record: dict[str, Any]) -> str:
         parts = [record.get(c) for c in self.columns]

@@ -372,8 +372,6 @@ class RougeFilter(GlobalStep):
         self.threshold = float(threshold)
         self.against = None if against is None else str(against)
         self.against_column = against_column or column
-        self.options = {"column": column, "threshold": self.threshold, "against": self.against,
-                        "against_column": self.against_column if against else None}
 
     def _seeded_gate(self) -> RougeLGate:
         gate = RougeLGate(self.threshold)

@@ -205,12 +205,13 @@ class SemanticDedup(GlobalStep):
     embedding cosine to a kept row of the same k-means cluster exceeds ``1 - eps``."""
 
     type_name = "dedup_semantic"
+    runtime_options = ("batch_size",)
 
     def __init__(
         self,
         name: str,
         *,
-        column: str | list[str] = "text",
+        columns: str | list[str] = "text",
         eps: float = DEFAULT_EPS,
         n_clusters: int | None = None,
         keep: str = "least_central",
@@ -220,10 +221,11 @@ class SemanticDedup(GlobalStep):
         inputs: list[str] | None = None,
     ) -> None:
         where = f"step {name!r}"
-        cols = as_columns(column, where)
+        cols = as_columns(columns, where)
         reads = [embedding_column] if embedding_column else cols
         super().__init__(name, reads=reads, inputs=inputs or (),
-                         citations=["Abbas et al. 2023, SemDeDup: Data-efficient learning at web-scale through semantic deduplication (arXiv 2303.09540)"])
+                         citations=["Abbas et al. 2023, SemDeDup: Data-efficient learning at web-scale through semantic "
+                                    "deduplication (arXiv 2303.09540)"])
         if not 0 <= eps < 2:
             raise ValueError(f"{where}: eps must be in [0, 2) (rows with cosine > 1 - eps are duplicates), got {eps}")
         if keep not in KEEP_RULES:
@@ -232,8 +234,6 @@ class SemanticDedup(GlobalStep):
             raise ValueError(f"{where}: n_clusters must be >= 1 (or left out for the default), got {n_clusters}")
         self.columns, self.eps, self.n_clusters, self.keep = cols, eps, n_clusters, keep
         self.embedding_column, self.seed, self.batch_size = embedding_column, seed, batch_size
-        self.options = {"column": cols, "eps": eps, "n_clusters": n_clusters, "keep": keep,
-                        "embedding_column": embedding_column, "seed": seed}
 
     def _spill_path(self) -> tuple[Path, Any]:
         if self.ctx is not None and self.ctx.state_dir is not None:

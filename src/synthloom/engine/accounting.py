@@ -25,7 +25,7 @@ class StepCounts:
         return {"in": self.rows_in, "ok": self.ok, "out": self.rows_out, "rejected": self.rejected, "errors": self.errors}
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> "StepCounts":
+    def from_dict(d: dict[str, Any]) -> StepCounts:
         return StepCounts(d.get("in", 0), d.get("ok", 0), d.get("out", 0), d.get("rejected", 0), d.get("errors", 0))
 
     @property

@@ -1,6 +1,9 @@
 """The run journal: which partitions of which segment are safely on disk, with their counts.
 
-One JSON object per line in ``.state/journal.jsonl``. The first line holds the run fingerprint.
+One JSON object per line in ``.state/journal.jsonl``. The first line holds the run fingerprint;
+``{"seg", "fp"}`` lines hold each segment's fingerprint (what its rows depend on: its steps'
+options and code, its models, its upstream segments' fingerprints), so a changed step recomputes
+its segment and those downstream while the others resume.
 A partition's shards are renamed into place *before* its line is appended (and fsynced), so a
 line in the journal always means complete shards; a kill between the rename and the append only
 means the partition is recomputed and its shards overwritten with identical rows. A torn last
@@ -25,6 +28,7 @@ class Journal:
         self.fingerprint: str | None = None
         self.partitions: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
         self.complete: dict[str, int] = {}
+        self.segment_fps: dict[str, str] = {}
         self._load()
 
     def _load(self) -> None:
@@ -47,6 +51,8 @@ class Journal:
     def _apply(self, entry: dict[str, Any]) -> None:
         if "fingerprint" in entry:
             self.fingerprint = entry["fingerprint"]
+        elif "fp" in entry:
+            self.segment_fps[entry["seg"]] = entry["fp"]
         elif "reset" in entry:
             self.partitions.pop(entry["seg"], None)
             self.complete.pop(entry["seg"], None)
@@ -64,6 +70,13 @@ class Journal:
         self.fingerprint = fingerprint
         self.partitions.clear()
         self.complete.clear()
+        self.segment_fps.clear()
+
+    def set_segment_fingerprint(self, seg: str, fp: str) -> None:
+        """Forget what ``seg`` committed and record the fingerprint its new rows will have."""
+        if self.partitions.get(seg) or seg in self.complete:
+            self.reset(seg)
+        self.append({"seg": seg, "fp": fp})
 
     def append(self, entry: dict[str, Any]) -> None:
         with open(self.path, "ab") as f:

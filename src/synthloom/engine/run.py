@@ -9,38 +9,39 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
+import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-import orjson
-import xxhash
 import yaml
 
 from ..io.rundir import RunDir
+from ..io.rundir_guard import claim_run_dir
 from ..io.shards import finalize, read_shards
 from ..io.sources import SourceError
+from ..io.storage import storage_problem
 from ..llm.budget import Budget
 from ..llm.cache import ResponseCache
 from ..llm.client import ModelRegistry
 from ..llm.usage import UsageTracker
 from ..pipeline.context import StepContext
 from ..pipeline.pipeline import Pipeline
-from ..pipeline.step import GlobalStep, JoinStep, SourceStep
+from ..pipeline.step import GlobalStep, JoinStep, SourceStep, Step
 from .accounting import StepCounts, sum_counts
 from .card import write_card
+from .fingerprints import run_fingerprint, segment_fingerprints
+from .interrupts import RunInterrupts
 from .journal import Journal
 from .outputs import SegmentOutputs
 from .plan import Segment, plan_segments
 from .preflight import probe_servers
 from .progress import Progress
+from .run_end import INTERRUPTED, STORAGE_FAILED, RunAborted, interrupted_message, mark_run_json, storage_message
 from .segment_runner import RunStopped, SegmentRunner
-
-#: model settings that change what a model answers (the rest — limits, retries — do not)
-_MODEL_IDENTITY_KEYS = ("backend", "model", "base_url", "endpoint")
 
 
 @dataclass
@@ -84,7 +85,9 @@ class RunResult:
 
 def run_pipeline(pipeline: Pipeline, out: str | os.PathLike[str], options: RunOptions | None = None) -> RunResult:
     """Validate, then run ``pipeline`` into ``out`` (blocking). Raises PipelineError/ModelSpecError
-    before anything is written when the pipeline or a model is misconfigured."""
+    before anything is written when the pipeline or a model is misconfigured, RunDirError when
+    ``out`` is not a folder this run may write into (or another run holds it), RunAborted when
+    the run was interrupted or the disk refused a write before there was anything to count."""
     options = options or RunOptions()
     pipeline.validate()
     used = sorted({m for s in pipeline.steps for m in s.models} | _loop_models(pipeline))
@@ -99,49 +102,67 @@ def run_pipeline(pipeline: Pipeline, out: str | os.PathLike[str], options: RunOp
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
         runner = asyncio.Runner()
-    with runner:
-        return runner.run(_run(pipeline, Path(out), options, configs))
+    with claim_run_dir(Path(out), pipeline.name, fresh=options.fresh), runner:
+        return runner.run(_run_guarded(pipeline, Path(out), options, configs))
+
+
+async def _run_guarded(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict) -> RunResult:
+    """:func:`_run` with SIGTERM/SIGINT handled and the ends it cannot report itself (a signal
+    during setup, a full disk outside the segments) written to run.json as one-line reasons."""
+    interrupts = RunInterrupts(asyncio.get_running_loop(), asyncio.current_task()).install()
+    try:
+        return await _run(pipeline, out, options, configs, interrupts)
+    except asyncio.CancelledError:
+        interrupts.absorb_cancel()
+        message = interrupted_message(interrupts.signal_name)
+        mark_run_json(RunDir(out), INTERRUPTED, message)
+        raise RunAborted(INTERRUPTED, message) from None
+    except Exception as e:
+        problem = storage_problem(e)
+        if problem is None:
+            raise
+        message = storage_message(problem, out)
+        RunDir(out).free_reserve()
+        mark_run_json(RunDir(out), STORAGE_FAILED, message)
+        raise RunAborted(STORAGE_FAILED, message) from None
+    finally:
+        interrupts.remove()
 
 
 def _loop_models(pipeline: Pipeline) -> set[str]:
-    return {m for s in pipeline.steps for b in getattr(s, "body", ()) for m in b.models}
+    return {m for s in pipeline.steps for b in s.substeps() for m in b.models}
 
 
-def fingerprint(pipeline: Pipeline, options: RunOptions) -> str:
-    """What the output depends on: steps, model identities, params, sources' data, limit."""
-    desc = pipeline.describe()
-    desc["models"] = {
-        name: {k: v for k, v in cfg.items() if k in _MODEL_IDENTITY_KEYS} for name, cfg in desc["models"].items()
-    }
-    desc["sources"] = [s.fingerprint() for s in pipeline.steps if isinstance(s, SourceStep)]
-    desc["limit"] = options.limit
-    desc["partition_size"] = options.partition_size
-    desc["format"] = options.data_format
-    return xxhash.xxh3_128_hexdigest(orjson.dumps(desc, option=orjson.OPT_SORT_KEYS, default=str))
-
-
-async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict) -> RunResult:
+async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict,
+               interrupts: RunInterrupts) -> RunResult:
     started = time.time()
     rundir = RunDir(out)
     rundir.create()
     journal = Journal(rundir.journal)
-    fp = fingerprint(pipeline, options)
-    resumed = 0
-    if options.fresh or journal.fingerprint != fp:
-        if journal.fingerprint is not None and not options.fresh:
-            options.log(f"the recipe or its inputs changed since the last run in {out}: recomputing "
-                        "(cached model responses are reused)")
+    segments = plan_segments(pipeline)
+    seg_fps = segment_fingerprints(pipeline, segments, limit=options.limit, partition_size=options.partition_size,
+                                   data_format=options.data_format)
+    fp = run_fingerprint(seg_fps)
+    if options.fresh or journal.fingerprint is None or not journal.segment_fps:
         rundir.clear_outputs()
         journal.start(fp)
-    else:
-        resumed = sum(len(p) for p in journal.partitions.values())
-        if resumed:
-            options.log(f"resuming the run in {out}: {resumed} partition(s) already committed")
-    segments = plan_segments(pipeline)
+    elif journal.fingerprint != fp:
+        changed = [s.name for s in segments if journal.segment_fps.get(s.name) != seg_fps[s.name]]
+        options.log(f"the recipe or its inputs changed since the last run in {out}: recomputing "
+                    f"{', '.join(changed)} (cached model responses are reused); the rest resumes")
+        _forget_stale_segments(rundir, journal, {s.name for s in segments})
+        journal.append({"fingerprint": fp})
+    for seg in segments:
+        if journal.segment_fps.get(seg.name) != seg_fps[seg.name]:
+            journal.set_segment_fingerprint(seg.name, seg_fps[seg.name])
+    resumed = sum(len(p) for p in journal.partitions.values())
+    if resumed:
+        options.log(f"resuming the run in {out}: {resumed} partition(s) already committed")
     retrying = _invalidate_for_retry(journal, segments)
     if retrying:
         options.log(f"retrying {retrying} row(s) that failed on the model last time")
     rundir.write_run_json({"status": "running", "pipeline": pipeline.name, "started": started, "fingerprint": fp})
+    rundir.make_reserve()
     if options.recipe_text is not None:
         rundir.write_lock(options.recipe_text)
     else:
@@ -161,19 +182,7 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
     progress = Progress(pipeline, usage, registry, mode=options.progress, totals=_source_totals(pipeline, options))
     io_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="synthloom-io")
     status, message = "completed", ""
-    main = asyncio.current_task()
     loop = asyncio.get_running_loop()
-    interrupted = []
-
-    def on_term() -> None:
-        interrupted.append(True)
-        if main is not None:
-            main.cancel()
-
-    try:
-        loop.add_signal_handler(signal.SIGTERM, on_term)
-    except (NotImplementedError, RuntimeError):  # not in the main thread
-        pass
     progress.start()
     try:
         for seg in segments:
@@ -186,22 +195,42 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
     except SourceError as e:  # a bad line deep in an input file: keep what was committed
         status, message = "failed: bad input", f"{e}. Fix the input and rerun the same command: committed rows are kept"
     except asyncio.CancelledError:
-        status, message = "interrupted", "interrupted: rerun the same command to resume"
+        interrupts.absorb_cancel()
+        status, message = INTERRUPTED, interrupted_message(interrupts.signal_name)
+    except Exception as e:  # a full or read-only disk ends the run cleanly; anything else is a bug
+        problem = storage_problem(e)
+        if problem is None:
+            raise
+        status, message = STORAGE_FAILED, storage_message(problem, out)
     finally:
+        interrupts.shutting_down()  # signals from here on are recorded: the cleanup below must finish
         progress.stop()
         for step in pipeline.steps:
             await step.aclose()
         await registry.aclose_all()
         if cache is not None:
-            cache.close()
-        try:
-            loop.remove_signal_handler(signal.SIGTERM)
-        except (NotImplementedError, RuntimeError):
-            pass
+            try:
+                cache.close()
+            except Exception as e:  # noqa: BLE001 - a cache that lost writes to a full disk
+                if storage_problem(e) is None:
+                    raise
+                if status == "completed":
+                    status, message = STORAGE_FAILED, storage_message(storage_problem(e) or "", out)
 
+    if status == "completed" and interrupts.interrupted:
+        status, message = INTERRUPTED, interrupted_message(interrupts.signal_name)
     if status == "completed":
-        await loop.run_in_executor(io_pool, _finalize_all, rundir)
+        try:
+            await loop.run_in_executor(io_pool, _finalize_all, rundir)
+        except OSError as e:
+            if storage_problem(e) is None:
+                raise
+            status, message = STORAGE_FAILED, storage_message(storage_problem(e) or "", out)
     io_pool.shutdown(wait=True)
+    if status == STORAGE_FAILED:
+        rundir.free_reserve()
+    if status == "completed" and interrupts.interrupted:
+        status, message = INTERRUPTED, interrupted_message(interrupts.signal_name)
     counts = sum_counts([journal.partitions[s][p]["counts"] for s in journal.partitions for p in journal.partitions[s]])
     rows = _row_totals(journal, segments)
     elapsed = time.time() - started
@@ -228,17 +257,21 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
     if status == "completed":
         await _after_run_hooks(pipeline, out, options.log)
     write_card(rundir, pipeline, result, configs, options.recipe_text, options.recipe_source)
+    if status == "completed" and interrupts.interrupted:  # a signal during the after-run hooks or the card
+        result.status, result.message = INTERRUPTED, interrupted_message(interrupts.signal_name)
+        mark_run_json(rundir, result.status, result.message)
+    if result.status != STORAGE_FAILED:
+        rundir.free_reserve()
     return result
 
 
 async def _after_run_hooks(pipeline: Pipeline, out: Path, log: Callable[[str], None]) -> None:
-    """Steps with an ``after_run(out, log)`` method (e.g. ``type: report``) run it once a run has
+    """Steps that define ``after_run(out, log)`` (e.g. ``type: report``) run it once a run has
     completed and run.json is written; a failure there is logged and never fails the run."""
     for step in pipeline.steps:
-        hook = getattr(step, "after_run", None)
-        if callable(hook):
+        if type(step).after_run is not Step.after_run:
             try:
-                await asyncio.get_running_loop().run_in_executor(None, hook, out, log)
+                await asyncio.get_running_loop().run_in_executor(None, step.after_run, out, log)
             except Exception as e:  # noqa: BLE001 - the data is complete; the extra output is not
                 log(f"step {step.name!r}: after the run: {type(e).__name__}: {e}")
 
@@ -252,14 +285,7 @@ async def _run_segment(
                              data_format=options.data_format if seg.final else "parquet")
     outputs.keep_only(journal.done(seg.name))
     head = seg.head
-    if isinstance(head, SourceStep):
-        items: Callable[[], Iterator[Any]] = lambda: iter(head.read(limit=options.limit))
-    elif isinstance(head, JoinStep):
-        items = lambda: head.run_join([read_shards(rundir.node(n)) for n in seg.upstream])
-    elif isinstance(head, GlobalStep):
-        items = lambda: head.run(read_shards(rundir.node(seg.upstream[0])))
-    else:
-        items = lambda: read_shards(rundir.node(seg.upstream[0]))
+    items = _head_items(seg, rundir, options.limit)
     window = _window(seg, pipeline)
     runner = SegmentRunner(
         seg.name, head.name if head is not None else None, items, seg.chain, outputs, journal,
@@ -267,6 +293,31 @@ async def _run_segment(
         head_is_source=isinstance(head, SourceStep),
     )
     await runner.run()
+
+
+def _head_items(seg: Segment, rundir: RunDir, limit: int | None) -> Callable[[], Any]:
+    """What a segment streams: its source's records (an async iterator for an ``aread`` source), a
+    global or join step's output over the materialised upstream rows, or those rows themselves."""
+    head = seg.head
+
+    def items() -> Any:
+        if isinstance(head, SourceStep):
+            return head.aread(limit=limit) if head.is_async else iter(head.read(limit=limit))
+        if isinstance(head, JoinStep):
+            return head.run_join([read_shards(rundir.node(n)) for n in seg.upstream])
+        upstream = read_shards(rundir.node(seg.upstream[0]))
+        return head.run(upstream) if isinstance(head, GlobalStep) else upstream
+
+    return items
+
+
+def _forget_stale_segments(rundir: RunDir, journal: Journal, current: set[str]) -> None:
+    """Drop what segments that are no longer in the pipeline (a renamed step) committed."""
+    for seg in [s for s in {*journal.partitions, *journal.complete, *journal.segment_fps} if s not in current]:
+        journal.reset(seg)
+        journal.segment_fps.pop(seg, None)
+        for folder in (rundir.node(seg), rundir.rejected / seg, rundir.errors / seg):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _invalidate_for_retry(journal: Journal, segments: list[Segment]) -> int:

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import orjson
 
+from ..io.storage import storage_problem
 from ..llm.types import BudgetExceeded, ModelError
 from ..llm.usage import current_step
-from ..pipeline.step import Rejected, RejectedRow, SourceStep, StreamStep
+from ..pipeline.step import Rejected, RejectedRow, StreamStep
 from ..records import ID, derive_id, user_columns
 from .accounting import StepCounts
 from .outputs import SegmentOutputs
@@ -100,7 +102,7 @@ class SegmentRunner:
             partitions.pop(part.index, None)
             task = asyncio.create_task(self._commit(part))
             commits.add(task)
-            task.add_done_callback(commits.discard)
+            task.add_done_callback(lambda t: _commit_done(t, commits, failure))
 
         async def worker() -> None:
             while True:
@@ -112,7 +114,7 @@ class SegmentRunner:
                 part, idx, payload = item
                 try:
                     await self._process_item(part, idx, payload)
-                except Exception as e:  # RunStopped, or a bug: stop cleanly, commit nothing partial
+                except Exception as e:  # noqa: BLE001 - RunStopped, or a bug: stop cleanly, commit nothing partial
                     failure.append(e)
                     continue
                 part.pending -= 1
@@ -121,11 +123,15 @@ class SegmentRunner:
 
         workers = [asyncio.create_task(worker()) for _ in range(self.window)]
         iterator = self.head_items()
+        if hasattr(iterator, "__anext__"):  # an async source (aread) runs on the loop
+            next_batch = lambda: _atake(iterator, 256, self.head_name or "")  # noqa: E731
+        else:
+            next_batch = lambda: loop.run_in_executor(self.io_pool, _take, iterator, 256)  # noqa: E731
         position = 0
         current: _Partition | None = None
         try:
             while not failure:
-                batch = await loop.run_in_executor(self.io_pool, _take, iterator, 256)
+                batch = await next_batch()
                 if not batch:
                     break
                 for payload in batch:
@@ -148,6 +154,8 @@ class SegmentRunner:
                 await queue.put(_DONE)
             await asyncio.gather(*workers)
         except BaseException:
+            if hasattr(iterator, "aclose"):
+                await iterator.aclose()
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
@@ -197,6 +205,8 @@ class SegmentRunner:
         except (asyncio.CancelledError, RunStopped):
             raise
         except Exception as e:
+            if storage_problem(e) is not None:  # the disk, not the row: stop the run, keep no error row
+                raise
             counts.errors += 1
             self.live(step.name, "errors", 1)
             if is_model_failure(e):
@@ -256,6 +266,13 @@ class SegmentRunner:
             )
 
 
+def _commit_done(task: asyncio.Task, commits: set[asyncio.Task], failure: list[BaseException]) -> None:
+    """A failed commit (a full disk) stops the segment at once instead of being lost with its task."""
+    commits.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        failure.append(task.exception())
+
+
 def is_model_failure(e: BaseException) -> bool:
     """The model (server, key, network) failed, as opposed to one unusable answer for one row."""
     return isinstance(e, ModelError) and getattr(e, "raw_text", None) is None
@@ -263,6 +280,20 @@ def is_model_failure(e: BaseException) -> bool:
 
 def _take(iterator: Iterator[Any], n: int) -> list[Any]:
     return list(itertools.islice(iterator, n))
+
+
+async def _atake(iterator: AsyncIterator[Any], n: int, step: str) -> list[Any]:
+    """Up to ``n`` items of an async source; the model calls it makes count as ``step``'s usage."""
+    out: list[Any] = []
+    token = current_step.set(step)
+    try:
+        async for item in iterator:
+            out.append(item)
+            if len(out) >= n:
+                break
+    finally:
+        current_step.reset(token)
+    return out
 
 
 def _rejected_row(step: str, record: dict[str, Any], verdict: Rejected) -> dict[str, Any]:
@@ -286,7 +317,3 @@ def _error_row(step: str, record: dict[str, Any], e: Exception) -> dict[str, Any
         "_raw_text": raw,
         "_record": orjson.dumps(user_columns(record), default=str).decode(),
     }
-
-
-def source_items(step: SourceStep, limit: int | None) -> Callable[[], Iterator[dict[str, Any]]]:
-    return lambda: iter(step.read(limit=limit))

@@ -196,7 +196,7 @@ class ResponseCache:
                     self._cond.notify_all()
                 return
             with self._cond:
-                for key, codec, value in batch:
+                for key, _codec, value in batch:
                     entry = self._pending.get(key)
                     if entry is not None and entry[1] is value:
                         del self._pending[key]
@@ -246,7 +246,7 @@ class ResponseCache:
         with self._cond:
             return {"path": str(self.path), "buffered": len(self._pending), "written": self._committed, "commits": self.commits}
 
-    def __enter__(self) -> "ResponseCache":
+    def __enter__(self) -> ResponseCache:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -70,7 +70,7 @@ def _check_openai(config: ModelConfig, where: str) -> None:
                 f"{where}: {source} {url!r} is not an http(s) URL; write it like http://localhost:8000/v1"
             )
         try:
-            parsed.port
+            _ = parsed.port  # raises on a bad port number
         except ValueError:
             raise ModelSpecError(f"{where}: base URL {url!r} has a bad port number") from None
     if config.api_key_env and not os.environ.get(config.api_key_env):

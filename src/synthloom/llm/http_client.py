@@ -87,7 +87,7 @@ class _Pool:
             self.waiters.append(waiter)
             try:
                 conn = await asyncio.wait_for(waiter, timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise RequestTimeout(f"{url}: no free connection within {timeout:g}s "
                                      f"(pool limit {self.limit})", url) from None
             except BaseException:
@@ -115,7 +115,7 @@ class _Pool:
             _, conn = await asyncio.wait_for(self.loop.create_connection(  # type: ignore[union-attr]
                 lambda: Connection(self), self.host, self.port, ssl=self.ssl,
                 server_hostname=self.host if self.ssl else None), limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ConnectFailed(f"could not connect to {url}: no answer within {limit:g}s; "
                                 "is the server running and reachable?", url) from None
         except ssl_module.SSLError as exc:

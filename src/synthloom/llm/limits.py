@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Callable
 from typing import Any
 
 from synthloom.llm.types import ModelBackend, ModelError, RateLimited, Request, Response, Timeout
@@ -31,17 +32,18 @@ class TokenBucket:
     ``burst_s`` seconds of the rate may be spent at once (at least one unit).
     """
 
-    def __init__(self, per_minute: float, burst_s: float = 1.0) -> None:
+    def __init__(self, per_minute: float, burst_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         if per_minute <= 0:
             raise ValueError(f"a rate limit must be > 0 per minute, got {per_minute}")
         self.rate = per_minute / 60.0
         self.capacity = max(1.0, self.rate * burst_s)
         self.level = self.capacity
-        self.updated = time.monotonic()
+        self.clock = clock
+        self.updated = clock()
 
     def take(self, amount: float) -> float:
         """Spend ``amount``; return the seconds to wait until the spending is covered."""
-        now = time.monotonic()
+        now = self.clock()
         self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
         self.updated = now
         self.level -= amount

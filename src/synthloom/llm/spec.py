@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,8 +95,39 @@ def parse_model_spec(spec: str, name: str = "default", **settings: Any) -> Model
     else:
         raise ModelSpecError(_help(f"unknown model spec {spec!r}"))
     for key, value in settings.items():
+        problem = setting_problem(key, value)
+        if problem is not None:
+            raise ModelSpecError(f"model {name!r}: {problem}")
         setattr(cfg, key, value)
     return cfg
+
+
+_INTS = ("max_in_flight", "n_ctx", "n_seq", "n_batch", "n_threads", "max_retries")
+_REALS = ("timeout_s", "requests_per_minute", "tokens_per_minute", "backoff_base_s", "backoff_max_s",
+          "price_input_per_mtok", "price_output_per_mtok")
+_OPTIONAL = ("n_threads", "requests_per_minute", "tokens_per_minute", "supports_json_schema", "api_key_env",
+             "base_url", "timeout_s")
+
+
+def setting_problem(key: str, value: Any) -> str | None:
+    """Why ``value`` has the wrong type for model setting ``key`` (``timeout_s: soon``, ``NaN``), or
+    None. Ranges (``max_in_flight`` >= 1, ...) are checked by ``llm.client.check_model``."""
+    if value is None:
+        return None if key in _OPTIONAL else f"setting {key!r} needs a value"
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    is_real = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if key in _INTS and not is_int:
+        return f"setting {key!r} must be a whole number, not {value!r}"
+    if key in _REALS and not is_real:
+        return f"setting {key!r} must be a finite number, not {value!r}"
+    if key in ("adaptive", "supports_json_schema") and not isinstance(value, bool):
+        return f"setting {key!r} must be true or false, not {value!r}"
+    if key in ("endpoint", "base_url", "api_key_env") and not isinstance(value, str):
+        return f"setting {key!r} must be text, not {value!r}"
+    if key == "header_env" and not (isinstance(value, dict)
+                                    and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+        return "setting 'header_env' must map header names to environment variable names"
+    return None
 
 
 def _help(problem: str) -> str:

@@ -8,6 +8,7 @@ is itself one, so the stack is built by composition (see ``llm/client.py``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -42,16 +43,19 @@ class Request:
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
             raise ValueError("a Request needs exactly one of `messages` (chat) or `prompt` (raw completion)")
-        if self.n < 1:
-            raise ValueError("Request.n must be >= 1")
+        if self.prompt is not None and not isinstance(self.prompt, str):
+            raise InvalidRequest(f"the prompt must be text, not {type(self.prompt).__name__} ({self.prompt!r:.60})")
+        if self.messages is not None:
+            _check_messages(self.messages)
+        check_sampling({name: getattr(self, name) for name in _CHECKED_FIELDS})
 
     @staticmethod
-    def chat(messages: list[dict[str, str]] | tuple[dict[str, str], ...], **params: Any) -> "Request":
+    def chat(messages: list[dict[str, str]] | tuple[dict[str, str], ...], **params: Any) -> Request:
         """Build a chat request; ``params`` are the sampling fields of :class:`Request`."""
         return Request(messages=tuple(dict(m) for m in messages), **_normalise_params(params))
 
     @staticmethod
-    def completion(prompt: str, **params: Any) -> "Request":
+    def completion(prompt: str, **params: Any) -> Request:
         """Build a raw-completion request (e.g. Magpie's pre-query template)."""
         return Request(prompt=prompt, **_normalise_params(params))
 
@@ -105,8 +109,71 @@ class Request:
         d.pop("prompt", None)
         return d
 
-    def replace(self, **changes: Any) -> "Request":
+    def replace(self, **changes: Any) -> Request:
         return dataclasses.replace(self, **_normalise_params(changes))
+
+
+class InvalidRequest(ValueError):
+    """A request field has a value no server accepts (``temperature='abc'``, ``max_tokens=-5``, a
+    null message); raised when the request is built, so nothing invalid is ever sent."""
+
+
+_CHECKED_FIELDS = ("n", "temperature", "top_p", "max_tokens", "seed", "top_logprobs", "stop", "logprobs")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def sampling_problem(key: str, value: Any) -> str | None:
+    """Why ``value`` is not a valid sampling ``key`` (``"temperature must be a number >= 0, not 'abc'"``),
+    or None when it is valid (None always is: the server's default)."""
+    if value is None:
+        return None
+    shown = repr(value) if not isinstance(value, str) or len(value) < 40 else repr(value[:40] + "...")
+    if key == "temperature" and not (_is_real(value) and value >= 0):
+        return f"temperature must be a number >= 0 (e.g. 0.7), not {shown}"
+    if key == "top_p" and not (_is_real(value) and 0 <= value <= 1):
+        return f"top_p must be a number from 0 to 1, not {shown}"
+    if key in ("max_tokens", "n") and not (_is_int(value) and value >= 1):
+        return f"{key} must be a whole number >= 1, not {shown}"
+    if key == "top_logprobs" and not (_is_int(value) and value >= 0):
+        return f"top_logprobs must be a whole number >= 0, not {shown}"
+    if key == "seed" and not (_is_int(value) and -(2**63) <= value < 2**64):
+        return f"seed must be a whole number, not {shown}"
+    if key == "logprobs" and not isinstance(value, bool):
+        return f"logprobs must be true or false, not {shown}"
+    if key == "stop":
+        items = (value,) if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+            return f"stop must be a string or a list of strings, not {shown}"
+    return None
+
+
+def check_sampling(params: dict[str, Any]) -> None:
+    """Raise :class:`InvalidRequest` for the first invalid sampling value in ``params``."""
+    for key, value in params.items():
+        problem = sampling_problem(key, value)
+        if problem is not None:
+            raise InvalidRequest(problem)
+
+
+def _check_messages(messages: tuple[dict[str, Any], ...]) -> None:
+    if not messages:
+        raise InvalidRequest("a chat request needs at least one message")
+    for i, m in enumerate(messages):
+        role = m.get("role") if isinstance(m, dict) else None
+        if not isinstance(role, str) or not role:
+            raise InvalidRequest(f"message {i} has no role (a dict with 'role' and 'content' is expected)")
+        content = m.get("content")
+        if content is None and not m.get("tool_calls"):
+            raise InvalidRequest(f"message {i} ({role}) has no content (null): the row's value is missing")
+        if content is not None and not isinstance(content, (str, list)):
+            raise InvalidRequest(f"message {i} ({role}) content must be text, not {type(content).__name__}")
 
 
 def _normalise_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +198,7 @@ class Usage:
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    def add(self, other: "Usage") -> None:
+    def add(self, other: Usage) -> None:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
 
@@ -195,7 +262,7 @@ class Response:
         }
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> "Response":
+    def from_dict(d: dict[str, Any]) -> Response:
         choices = []
         for c in d["choices"]:
             lp = c.get("logprobs")

@@ -41,7 +41,7 @@ class UsageCounts:
     completion_tokens: int = 0
     cost: float = 0.0
 
-    def add(self, other: "UsageCounts") -> None:
+    def add(self, other: UsageCounts) -> None:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 

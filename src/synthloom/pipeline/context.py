@@ -35,5 +35,5 @@ class StepContext:
     def model(self, name: str) -> Any:
         return self.models.get(name)
 
-    def for_step(self, step: str) -> "StepContext":
+    def for_step(self, step: str) -> StepContext:
         return dataclasses.replace(self, step=step)

@@ -16,7 +16,7 @@ def code_fingerprint(obj: Any) -> str:
     return h.hexdigest()
 
 
-def _feed(h: "xxhash.xxh3_64", obj: Any, depth: int) -> None:
+def _feed(h: xxhash.xxh3_64, obj: Any, depth: int) -> None:
     if depth > 4:
         return
     fn = getattr(obj, "__func__", obj)
@@ -24,7 +24,7 @@ def _feed(h: "xxhash.xxh3_64", obj: Any, depth: int) -> None:
     if code is None:
         if callable(obj) and not isinstance(obj, type):
             h.update(type(obj).__qualname__.encode())
-            call = getattr(type(obj), "__call__", None)
+            call = next((vars(k)["__call__"] for k in type(obj).__mro__ if "__call__" in vars(k)), None)
             if call is not None and getattr(call, "__code__", None) is not None:
                 _feed(h, call, depth + 1)
         else:
@@ -42,7 +42,7 @@ def _feed(h: "xxhash.xxh3_64", obj: Any, depth: int) -> None:
             h.update(repr(value).encode(errors="replace"))
 
 
-def _feed_code(h: "xxhash.xxh3_64", code: types.CodeType) -> None:
+def _feed_code(h: xxhash.xxh3_64, code: types.CodeType) -> None:
     h.update(code.co_code)
     h.update(repr(code.co_names).encode())
     for const in code.co_consts:

@@ -8,8 +8,9 @@ A pipeline has exactly one final step: its rows are the dataset.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from ..llm.spec import ModelConfig, ModelSpecError, parse_model_spec
 from ..records import RESERVED
@@ -135,7 +136,7 @@ class Pipeline:
         for step in order:
             if isinstance(step, SourceStep):
                 try:
-                    available = set(getattr(step, "columns", ()) or ())
+                    available = set(step.columns or ())
                 except (OSError, ValueError) as e:
                     raise PipelineError(str(e), step=step.name, field="path",
                                         hint="check the path and the file's format") from None
@@ -152,8 +153,7 @@ class Pipeline:
                     step=step.name, field="reads",
                     hint=hint + "produce it in an earlier step or fix the name",
                 )
-            only = getattr(step, "only_columns", None)
-            columns[step.name] = set(only) if only is not None else available | step.writes
+            columns[step.name] = step.output_columns(available)
         self.columns = columns
 
     def describe(self) -> dict[str, Any]:

@@ -12,16 +12,24 @@ model is called, that every column is produced upstream. Shapes:
 
 Streaming steps (map, expand, filter, loop and LLM steps) all expose one coroutine,
 :meth:`StreamStep.process`, which returns the output records or a :class:`Rejected`; an exception
-makes an error row. The engine never looks further inside a step.
+makes an error row. The engine never looks further inside a step: it calls the hooks declared on
+:class:`Step` (``setup``, ``aclose``, ``output_columns``, ``substeps``, ``after_run``) and, for a
+source, ``read`` or ``aread``.
+
+A step's options are its constructor's keyword arguments, captured at construction into
+``step.config`` (see :mod:`synthloom.pipeline.config`): nothing about them is kept by hand.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..records import ID, derive_id
+from ..records import ID, adopt_rows
+from .config import bind_config, canonical
 
 if TYPE_CHECKING:
     from .context import StepContext
@@ -46,15 +54,31 @@ class RejectedRow:
 
 
 class Step:
-    """Base of every step. Subclasses set ``kind`` and implement their shape's method.
+    """Base of every step. A shape's base class sets ``kind``; subclasses implement its method.
 
     ``name`` is unique within a pipeline; ``inputs`` names upstream steps (empty = the step
     before it). ``citations`` flow into the dataset card. ``models`` lists the model names
-    (keys of the recipe's ``models:``) the step calls.
+    (keys of the recipe's ``models:``) the step calls. ``config`` holds every option the step
+    was built with, defaults included (captured from the constructor's arguments).
     """
 
     kind: ClassVar[str] = "step"
     type_name: ClassVar[str] = ""  # the `type:` of this step in a recipe, when registered
+    #: options a recipe cannot give (Python callables); left out of the recipe schema and docs
+    python_only_options: ClassVar[tuple[str, ...]] = ()
+    #: options a parent class takes that this type refuses (e.g. a jury names ``models``, not ``model``)
+    dropped_options: ClassVar[tuple[str, ...]] = ()
+    #: options that change only how fast a step runs, never its rows (workers, buckets): in the lock
+    #: file but not in the fingerprint, so changing them resumes
+    runtime_options: ClassVar[tuple[str, ...]] = ()
+    #: whether the step takes the sampling options (``temperature``, ``max_tokens``...) as ``**sampling``
+    takes_sampling: ClassVar[bool] = False
+    config: dict[str, Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Step:
+        self = super().__new__(cls)
+        self.config = bind_config(cls, args, kwargs)[1]
+        return self
 
     def __init__(
         self,
@@ -74,36 +98,65 @@ class Step:
         self.writes: set[str] = set(writes)
         self.citations: list[str] = list(citations)
         self.models: list[str] = list(models)
-        self.options: dict[str, Any] = {}  # as given in the recipe (for the lock file / fingerprint)
         self.ctx: StepContext | None = None
 
-    def setup(self, ctx: "StepContext") -> None:
+    def setup(self, ctx: StepContext) -> None:
         """Called once before the run with the run's context (models, params, state folder)."""
         self.ctx = ctx
 
     async def aclose(self) -> None:
         """Release what ``setup`` acquired."""
 
+    def output_columns(self, available: set[str]) -> set[str]:
+        """The columns downstream steps see, given the ``available`` upstream ones."""
+        return available | self.writes
+
+    def substeps(self) -> list[Step]:
+        """Steps this one runs inside itself (a loop's body)."""
+        return []
+
+    def after_run(self, out: Path, log: Callable[[str], None]) -> None:
+        """Runs once after a completed run (in a thread), with the run folder; e.g. a report."""
+
+    def options(self) -> dict[str, Any]:
+        """Every option, defaults included, in a JSON-able form (for the lock file)."""
+        return {k: canonical(v) for k, v in self.config.items() if k != "inputs"}
+
     def describe(self) -> dict[str, Any]:
-        """What identifies this step's behaviour (part of the run fingerprint): its class, its
+        """What identifies this step's behaviour (part of the run fingerprint): its class, all its
         options, and the code of the methods a user's subclass defines."""
         from .fingerprint import class_code_fingerprint
 
-        return {"name": self.name, "class": type(self).__qualname__, "kind": self.kind,
-                "inputs": self.inputs, "code": class_code_fingerprint(type(self)), **self.options}
+        options = {k: v for k, v in self.options().items() if k not in self.runtime_options}
+        return {"name": self.name, "type": self.type_name or None, "class": type(self).__qualname__,
+                "kind": self.kind, "inputs": self.inputs, "code": class_code_fingerprint(type(self)),
+                "options": options}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
 class SourceStep(Step):
-    """Makes records. ``columns`` must list the columns its records have (checked downstream)."""
+    """Makes records. ``columns`` must list the columns its records have (checked downstream).
+    Implement :meth:`read` (an iterator, run in an I/O thread) or, for a source that awaits
+    (calls a model), :meth:`aread` (an async iterator, run on the event loop)."""
 
     kind = "source"
+    columns: Iterable[str] = ()
 
     def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Yield records (without ids: the engine assigns them). Stop after ``limit`` when given."""
-        raise NotImplementedError
+        raise NotImplementedError(f"source {self.name!r} implements neither read() nor aread()")
+
+    async def aread(self, limit: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        """The async form of :meth:`read`; by default the records :meth:`read` yields."""
+        for record in self.read(limit):
+            yield record
+
+    @property
+    def is_async(self) -> bool:
+        """Whether this source overrides :meth:`aread` (the engine then iterates it on the loop)."""
+        return type(self).aread is not SourceStep.aread
 
     def count(self, limit: int | None = None) -> int | None:
         """How many records ``read`` will yield, when cheap to know (for progress ETA)."""
@@ -147,7 +200,8 @@ class MapStep(StreamStep):
 
 
 class ExpandStep(StreamStep):
-    """One record in, any number out; child ``j`` gets ``derive_id(parent id, step, j)``."""
+    """One record in, any number out; child ``j`` gets ``derive_id(parent id, step, j)`` and a
+    lineage entry ``{"step", "parent"}``."""
 
     kind = "expand"
 
@@ -161,10 +215,7 @@ class ExpandStep(StreamStep):
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
         children = await self.aexpand(record)
-        parent = record.get(ID, "")
-        for j, child in enumerate(children):
-            child[ID] = derive_id(parent, self.name, j)
-        return children
+        return adopt_rows(record, list(children), self.name, [{"step": self.name}])
 
 
 class FilterStep(StreamStep):
@@ -218,6 +269,11 @@ class JoinStep(GlobalStep):
         raise NotImplementedError
 
 
+class LoopBody:
+    """Marks a streaming step that may run in a loop body besides maps and filters (model steps):
+    the loop checks at run time that it made exactly one row."""
+
+
 class LoopStep(StreamStep):
     """Runs ``body`` (1→1 steps: maps, LLM maps, filters) on each record, round after round,
     until ``until(record)`` is true or ``max_rounds`` rounds ran. A filter rejecting inside the
@@ -236,9 +292,9 @@ class LoopStep(StreamStep):
         inputs: Iterable[str] = (),
     ) -> None:
         for s in body:
-            if s.kind not in ("map", "filter", "llm"):
+            if not isinstance(s, (MapStep, FilterStep, LoopBody)):
                 raise ValueError(
-                    f"loop {name!r}: step {s.name!r} is a {s.kind} step; a loop body takes map, llm and filter steps"
+                    f"loop {name!r}: step {s.name!r} is a {s.kind} step; a loop body takes map, model and filter steps"
                 )
         reads: set[str] = set()
         produced: set[str] = set()
@@ -260,7 +316,7 @@ class LoopStep(StreamStep):
         self.max_rounds = max_rounds
         self.round_column = round_column
 
-    def setup(self, ctx: "StepContext") -> None:
+    def setup(self, ctx: StepContext) -> None:
         super().setup(ctx)
         for s in self.body:
             s.setup(ctx.for_step(s.name))
@@ -269,8 +325,8 @@ class LoopStep(StreamStep):
         for s in self.body:
             await s.aclose()
 
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "max_rounds": self.max_rounds, "body": [s.describe() for s in self.body]}
+    def substeps(self) -> list[Step]:
+        return list(self.body)
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
         current = record

@@ -9,7 +9,20 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+
+class NullValue(ValueError):
+    """A template printed a null value: the row has no value there (sending "None" would be wrong)."""
+
+
+def _no_null(value: Any) -> Any:
+    if value is None:
+        raise NullValue("the template prints a value that is null in this row; give the row a value, "
+                        "or write e.g. {{ column or '' }} in the template")
+    return value
+
+
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False,
+                          finalize=_no_null)
 _ENV.filters["wordcount"] = lambda s: len(str(s).split())
 #: names a template may use that are not columns
 TEMPLATE_GLOBALS = {"params", "record", "loop", "range", "namespace", "lipsum", "dict", "cycler", "joiner"}
@@ -61,10 +74,14 @@ def render(source: str, record: dict[str, Any], params: dict[str, Any] | None = 
     bare = _bare_column(source)
     if bare is not None and bare in record and isinstance(record[bare], str):
         return record[bare]  # ``{{ column }}`` of a string: what Jinja would render, without Jinja
+    if bare is not None and bare in record and record[bare] is None:
+        raise TemplateError(f"column {bare!r} is null in this row: there is nothing to send")
     try:
         return compile_template(source).render({**record, "record": record, "params": params or {}})
     except jinja2.UndefinedError as e:
         raise TemplateError(f"template refers to a missing value: {e.message}") from None
+    except NullValue as e:
+        raise TemplateError(str(e)) from None
 
 
 def evaluate(source: str, record: dict[str, Any], params: dict[str, Any] | None = None) -> Any:

@@ -12,11 +12,14 @@ import yaml
 
 from ..llm.client import check_model
 from ..llm.spec import SETTABLE, ModelConfig, ModelSpecError, parse_model_spec
+from ..pipeline.config import canonical, option_type_problem
 from ..pipeline.pipeline import Pipeline, PipelineError
+from ..pipeline.step import Step
 from ..pipeline.templates import TemplateError
 from .loader import Recipe, RecipeError, apply_overrides, parse_recipe, resolve_recipe_path, substitute
 from .registry import STEP_TYPES, step_class, step_options
 
+#: keys every step takes, whatever its type
 STEP_KEYS = ("name", "type", "inputs")
 
 
@@ -54,7 +57,7 @@ def load_pipeline(name_or_path: str, sets: list[str] | None = None, model: str |
     except PipelineError as e:
         raise _pipeline_error(recipe, e) from None
     if check_models:
-        used = {m for s in pipeline.steps for m in s.models} | {m for s in pipeline.steps for b in getattr(s, "body", ()) for m in b.models}
+        used = {m for s in pipeline.steps for m in s.models} | {m for s in pipeline.steps for b in s.substeps() for m in b.models}
         for name in sorted(used):
             try:
                 check_model(configs[name])
@@ -63,8 +66,24 @@ def load_pipeline(name_or_path: str, sets: list[str] | None = None, model: str |
     resolved = copy.deepcopy({k: v for k, v in data.items() if k != "params"})
     resolved["params"] = {k: v for k, v in params.items() if k != "recipe_dir"}
     resolved["models"] = {name: cfg.public_dict() for name, cfg in configs.items()}
-    resolved["steps"] = substitute(data["steps"], params, recipe, ("steps",))
+    resolved["steps"] = [lock_entry(s) for s in pipeline.steps]
     return LoadedRecipe(pipeline, resolved, str(path))
+
+
+def lock_entry(step: Step) -> dict[str, Any]:
+    """A step as ``recipe.lock.yaml`` states it: name, type, inputs and every option, defaults
+    included (so the lock says what ran even when a default changes in a later version)."""
+    entry: dict[str, Any] = {"name": step.name, "type": step.type_name or type(step).__qualname__}
+    if step.inputs:
+        entry["inputs"] = list(step.inputs)
+    for key, value in step.config.items():
+        if key == "inputs" or key in step.python_only_options:
+            continue
+        if isinstance(value, list) and value and all(isinstance(v, Step) for v in value):
+            entry[key] = [lock_entry(v) for v in value]
+        else:
+            entry[key] = canonical(value)
+    return entry
 
 
 _MODEL_HINT = "write e.g. `default: embedded`, `default: gguf:/path/model.gguf` or `default: openai:MODEL@http://host:port/v1`"
@@ -113,8 +132,16 @@ def _build_step(recipe: Recipe, raw: Any, path: tuple, params: dict[str, Any]) -
     cls = step_class(type_name)
     options = step_options(cls)
     kwargs: dict[str, Any] = {}
+    inputs = raw.get("inputs")
+    if inputs is not None:
+        inputs = substitute(inputs, params, recipe, path + ("inputs",))
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not all(isinstance(i, str) and i for i in inputs):
+            raise recipe.error(f"step {name!r}: `inputs` names the steps it reads from", *path, "inputs",
+                               hint="write `inputs: STEP` or `inputs: [STEP_A, STEP_B]`")
     for key, value in raw.items():
-        if key in ("name", "type"):
+        if key in STEP_KEYS:
             continue
         if key not in options:
             close = difflib.get_close_matches(str(key), sorted(options), n=1)
@@ -126,16 +153,22 @@ def _build_step(recipe: Recipe, raw: Any, path: tuple, params: dict[str, Any]) -
             kwargs[key] = [_build_step(recipe, s, path + (key, i), params) for i, s in enumerate(value)]
         else:
             kwargs[key] = substitute(value, params, recipe, path + (key,))
+    if inputs is not None and "inputs" in options:
+        kwargs["inputs"] = inputs
     missing = [o for o, p in options.items() if p.default is inspect.Parameter.empty and o not in kwargs]
     if missing:
         raise recipe.error(f"step {name!r} ({type_name}) is missing option {missing[0]!r}", *path,
                            hint=f"add `{missing[0]}:` to the step")
-    if "inputs" in kwargs and isinstance(kwargs["inputs"], str):
-        kwargs["inputs"] = [kwargs["inputs"]]
+    for key, value in kwargs.items():
+        problem = option_type_problem(options[key], value)
+        if problem:
+            raise recipe.error(f"step {name!r} ({type_name}): option {key!r} {problem}", *path, key)
     try:
         step = cls(name, **kwargs)
     except (TypeError, ValueError, TemplateError) as e:
         raise recipe.error(f"step {name!r} ({type_name}): {e}", *path) from None
+    if inputs is not None:
+        step.inputs = list(inputs)
     step.type_name = type_name
     return step
 

@@ -9,6 +9,7 @@ spec string, or a mapping with ``spec`` and per-model settings) and ``steps`` (e
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,10 @@ from typing import Any
 
 import yaml
 
+from ..llm.types import sampling_problem
+from .yaml_load import compose_yaml, load_yaml
+
+SAMPLING_KEYS = frozenset({"n", "temperature", "top_p", "max_tokens", "stop", "seed", "logprobs", "top_logprobs"})
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 TOP_LEVEL = ("name", "description", "citations", "params", "models", "steps")
@@ -28,7 +33,8 @@ class RecipeError(ValueError):
     def __init__(self, message: str, *, file: str, line: int | None = None, hint: str = ""):
         self.message, self.file, self.line, self.hint = message, file, line, hint
         where = f"{file}:{line}" if line else file
-        super().__init__(f"{where}: {message}" + (f"\n  fix: {hint}" if hint else ""))
+        text = f"{where}: {message}" + (f"; fix: {hint}" if hint else "")
+        super().__init__(" ".join(part.strip() for part in text.splitlines() if part.strip()))
 
 
 @dataclass
@@ -56,10 +62,13 @@ def builtin_names() -> list[str]:
 
 
 def resolve_recipe_path(name_or_path: str) -> Path:
+    """The recipe file a name or path means; raises :class:`RecipeError` when there is none, or
+    when it cannot be read as UTF-8 text."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.exists():
             raise RecipeError("no such recipe file", file=str(p), hint="check the path")
+        read_recipe_text(p)
         return p
     builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
     if builtin.exists():
@@ -71,10 +80,26 @@ def resolve_recipe_path(name_or_path: str) -> Path:
     )
 
 
+def read_recipe_text(path: Path) -> str:
+    """The text of a recipe file, or a :class:`RecipeError` saying why it cannot be one."""
+    if path.is_dir():
+        raise RecipeError("is a folder, not a recipe file", file=str(path), hint="give the path of a .yaml file")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise RecipeError(f"cannot read it ({e.strerror})", file=str(path), hint="check the path and its permissions") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise RecipeError(f"is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})", file=str(path),
+                          line=line, hint="save the recipe as UTF-8") from None
+
+
 def parse_recipe(text: str, file: str) -> Recipe:
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = compose_yaml(text)
+        data = load_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         problem = getattr(e, "problem", None) or str(e)
@@ -118,7 +143,7 @@ def apply_overrides(recipe: Recipe, sets: list[str], model: str | None) -> None:
         key = key.strip()
         if not sep or not key:
             raise RecipeError(f"--set {item!r} is not key=value", file=recipe.file, hint="write e.g. --set input=prompts.jsonl")
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = parse_set_value(recipe, key, raw)
         if key in params:
             params[key] = value
         elif "." in key:
@@ -139,6 +164,37 @@ def apply_overrides(recipe: Recipe, sets: list[str], model: str | None) -> None:
             current["spec"] = model
         else:
             models["default"] = model
+
+
+_TEMPLATE_MARKS = ("{{", "{%", "{#")
+
+
+def parse_set_value(recipe: Recipe, key: str, raw: str) -> Any:
+    """The value of ``--set key=raw``: a YAML scalar or list. A Jinja template in it is refused:
+    parameter values are data, and a template would run inside the recipe's prompts."""
+    if any(mark in raw for mark in _TEMPLATE_MARKS):
+        raise RecipeError(f"--set {key}: the value contains a template ({raw.strip()[:40]!r})", file=recipe.file,
+                          hint="--set takes plain values; put templates in the recipe file")
+    if not raw.strip():
+        return ""
+    try:
+        value = load_yaml(raw)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or "cannot be read"
+        raise RecipeError(f"--set {key}: {raw.strip()[:40]!r} is not a valid value ({problem})", file=recipe.file,
+                          hint=f"quote it: --set '{key}=\"...\"'") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RecipeError(f"--set {key}: {raw.strip()!r} is not a finite number", file=recipe.file,
+                          hint="give a finite number")
+    problem = sampling_problem(key.rsplit(".", 1)[-1], value)
+    if problem is not None:
+        example = _SET_EXAMPLES.get(key.rsplit(".", 1)[-1], key + "=...")
+        raise RecipeError(f"--set {key}: {problem}", file=recipe.file, hint=f"e.g. --set {example}")
+    return value
+
+
+_SET_EXAMPLES = {"temperature": "temperature=0.7", "top_p": "top_p=0.9", "max_tokens": "max_tokens=256", "n": "n=4",
+                 "seed": "seed=1", "top_logprobs": "top_logprobs=5", "logprobs": "logprobs=true", "stop": "stop='###'"}
 
 
 def _set_path(recipe: Recipe, dotted: str, value: Any) -> None:
@@ -173,10 +229,22 @@ def substitute(value: Any, params: dict[str, Any], recipe: Recipe, path: tuple) 
                                    hint=(f"did you mean ${{{close[0]}}}? " if close else "") + "define it under params:")
             return params[name]
         if whole:
-            return lookup(whole.group(1))
-        return _PARAM.sub(lambda m: str(lookup(m.group(1))), value)
+            return _checked(lookup(whole.group(1)), recipe, path)
+        return _checked(_PARAM.sub(lambda m: str(lookup(m.group(1))), value), recipe, path)
     if isinstance(value, list):
         return [substitute(v, params, recipe, path + (i,)) for i, v in enumerate(value)]
     if isinstance(value, dict):
         return {k: substitute(v, params, recipe, path + (k,)) for k, v in value.items()}
+    return _checked(value, recipe, path)
+
+
+def _checked(value: Any, recipe: Recipe, path: tuple) -> Any:
+    """A step's sampling option (``steps: - temperature: ...``) must be a value a server accepts:
+    checked here, when the recipe is read, so ``temperature: abc`` never reaches a request."""
+    if len(path) >= 3 and path[0] == "steps" and isinstance(path[-1], str) and path[-1] in SAMPLING_KEYS:
+        problem = sampling_problem(path[-1], value)
+        if problem is not None:
+            example = _SET_EXAMPLES.get(path[-1], "")
+            raise recipe.error(problem, *path, hint=f"set it in the recipe or with --set (e.g. --set {example})"
+                               if example else "fix the value in the recipe")
     return value

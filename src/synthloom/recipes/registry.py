@@ -1,16 +1,16 @@
 """Recipe step types: the ``type:`` of a YAML step, mapped one to one onto a Python step class.
 
 A type's options are its class's keyword arguments (walking up the class hierarchy while a
-constructor forwards ``**kwargs``), so the YAML and the Python API cannot drift apart.
+constructor forwards ``**kwargs``; see :mod:`synthloom.pipeline.config`), so the YAML and the
+Python API cannot drift apart.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any
 
-from ..pipeline.llm_step import SAMPLING_KEYS, LLMStep
+from ..pipeline import config
 
 #: type name -> "module:Class" (imported on first use, so unused heavy steps cost nothing)
 STEP_TYPES: dict[str, str] = {
@@ -114,6 +114,8 @@ STEP_TYPES: dict[str, str] = {
     "agent_instruct_transform": "synthloom.methods.instructions.agent_instruct:AgentInstructTransform",
     "agent_instruct_seed": "synthloom.methods.instructions.agent_instruct:AgentInstructSeed",
     "agent_instruct_refine": "synthloom.methods.instructions.agent_instruct:AgentInstructRefine",
+    # --- methods: pretraining corpora ---
+    "wrap": "synthloom.methods.corpus.wrap:WrapRephrase",
 }
 
 
@@ -128,32 +130,5 @@ def step_class(type_name: str) -> type:
 
 
 def step_options(cls: type) -> dict[str, inspect.Parameter]:
-    """Keyword options a step class accepts (excluding ``self`` and ``name``)."""
-    options: dict[str, inspect.Parameter] = {}
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        params = inspect.signature(init).parameters
-        for p in params.values():
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("self", "name"):
-                options.setdefault(p.name, p)
-        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            break
-    if issubclass(cls, LLMStep):
-        for key in SAMPLING_KEYS:
-            options.setdefault(key, inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=None))
-    options.pop("parse", None)  # a Python callable: not expressible in YAML
-    return options
-
-
-def required_options(cls: type) -> list[str]:
-    return [n for n, p in step_options(cls).items() if p.default is inspect.Parameter.empty]
-
-
-def describe_types() -> dict[str, Any]:
-    out = {}
-    for name in sorted(STEP_TYPES):
-        cls = step_class(name)
-        out[name] = {"doc": (cls.__doc__ or "").strip().splitlines()[0], "options": sorted(step_options(cls))}
-    return out
+    """The options a recipe may give a step of class ``cls`` (all but Python-only ones)."""
+    return {k: p for k, p in config.step_options(cls).items() if k not in cls.python_only_options}

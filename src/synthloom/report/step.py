@@ -4,8 +4,9 @@ completed (``run.json`` written) the engine calls :meth:`ReportStep.after_run`, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..pipeline.step import MapStep
 
@@ -22,7 +23,6 @@ class ReportStep(MapStep):
         if clusters < 1 or embed_sample < 1:
             raise ValueError(f"report {name!r}: clusters and embed_sample must be >= 1")
         self.column, self.clusters, self.embed, self.embed_sample = column, clusters, embed, embed_sample
-        self.options = {"column": column, "clusters": clusters, "embed": embed, "embed_sample": embed_sample}
 
     def map(self, record: dict[str, Any]) -> dict[str, Any]:
         return record

@@ -7,7 +7,7 @@ threat model: ``docs/verification/sandbox.md``.
 """
 
 from .bwrap import SandboxConfig, SandboxUnavailable
-from .forkserver import SandboxPool, SandboxWorker
+from .forkserver import PoolClosed, SandboxPool, SandboxWorker, check_harness
 from .limits import Limits
 from .result import STATUSES, ExecResult
 from .runner import run_python
@@ -16,9 +16,11 @@ __all__ = [
            "STATUSES",
            "ExecResult",
            "Limits",
+           "PoolClosed",
            "SandboxConfig",
            "SandboxPool",
            "SandboxUnavailable",
            "SandboxWorker",
+           "check_harness",
            "run_python",
 ]

@@ -2,9 +2,13 @@
 
 Isolation (when ``bwrap`` works): new user, pid, network, ipc, uts and cgroup namespaces; a root
 file system holding only read-only binds of ``/usr`` (plus the ``/lib*``/``/bin`` links), the
-Python interpreter's prefix and, on request, site-packages; a size-capped tmpfs ``/tmp`` as the
-work dir; a fresh ``/proc`` and minimal ``/dev``; an empty environment; uid/gid 65534 inside;
-``--die-with-parent`` and ``--new-session``. Nested user namespaces are disabled.
+Python interpreter's prefix and, on request, site-packages; a size-capped tmpfs ``/tmp``; a fresh
+``/proc`` and minimal ``/dev``; an empty environment; uid/gid 65534 inside; ``--die-with-parent``
+and ``--new-session``. Nested user namespaces are disabled. The server is the jail's PID 1
+(``--as-pid-1``: no bubblewrap init that code could trace or signal) and keeps the capabilities of
+the jail's user namespace (``--cap-add ALL``, worth nothing outside it) only to give every row its
+own PID, mount and IPC namespaces; every process that runs code or tests drops all of them (see
+``_inner.py``).
 
 **Host root.** ``RLIMIT_NPROC`` is ignored for processes whose real uid is host root (kuid 0),
 and bubblewrap maps the sandbox uid onto the caller's uid — so a root caller would get a jail
@@ -39,7 +43,9 @@ from pathlib import Path
 
 log = logging.getLogger("synthloom.sandbox")
 
-INNER_SOURCE = (Path(__file__).with_name("_inner.py")).read_text(encoding="utf-8")
+#: what the jailed server runs: the harness/RPC definitions, then the server
+INNER_SOURCE = "\n".join(Path(__file__).with_name(name).read_text(encoding="utf-8")
+                         for name in ("_harness.py", "_row.py", "_inner.py"))
 SANDBOX_UID = 65534
 SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 _SYSTEM_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -205,7 +211,7 @@ def bwrap_launch(config: SandboxConfig, *, disable_userns: bool = True) -> Launc
     root = os.geteuid() == 0
     stage: list[tuple[str, str]] = []
     argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--clearenv",
-            "--hostname", "sandbox", "--cap-drop", "ALL"]
+            "--hostname", "sandbox", "--as-pid-1", "--cap-add", "ALL"]
     if disable_userns:
         argv.append("--disable-userns")
     for key, value in SANDBOX_ENV.items():
@@ -225,7 +231,8 @@ def bwrap_launch(config: SandboxConfig, *, disable_userns: bool = True) -> Launc
              "--size", str(config.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
              "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp",
              "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
-    cfg = {"isolated": True, "base": "/tmp", "preload": list(config.preload), "sys_path": sys_path}
+    cfg = {"isolated": True, "base": "/tmp", "preload": list(config.preload), "sys_path": sys_path,
+           "tmpfs_bytes": config.tmpfs_mb * 1024 * 1024}
     argv += _inner_argv(python_executable(), cfg)
     preexec = _privilege_drop(config.host_uid, stage) if root else None
     return Launch(argv=argv, isolation="bwrap", preexec=preexec, cwd="/", env=dict(SANDBOX_ENV))

@@ -4,7 +4,9 @@
 keeps up to ``workers`` of them warm, hands each ``run`` to an idle one, recycles a worker every
 ``recycle_after`` runs and replaces any worker a snippet managed to kill. The host enforces a
 wall-clock backstop: a worker that does not answer within ``timeout + grace`` seconds has its
-whole process group killed.
+whole process group killed. Every host-side wait is bounded (sending a job to a worker that stopped
+reading included), and :meth:`SandboxPool.close` kills busy workers at once, so an interrupted
+caller never waits for a running program's time limit.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import Any
 
 from .bwrap import Launch, SandboxConfig, plan_launch
@@ -28,15 +30,24 @@ from .result import ExecResult, from_worker, infra_failure
 
 _MAX_REPLY = 64 * 1024 * 1024
 _START_TIMEOUT = 60.0
+_SEND_GRACE = 10.0  # seconds a worker may take to read a job before it counts as stuck
+#: processes of a jail besides the program: the server, the template, the row setup and init, the harness
+JAIL_PROCESSES = 5
 
 
 class WorkerDied(Exception):
     """The worker process ended or stopped answering."""
 
 
+class PoolClosed(RuntimeError):
+    """The pool was closed (e.g. on SIGINT/SIGTERM) while this run was waiting or running: it has
+    no result, and no verdict must be recorded for it."""
+
+
 def make_job(code: str, *, stdin: str | None, files: Mapping[str, str] | None, limits: Limits,
-             nproc_base: int) -> dict[str, Any]:
-    """Validate a run's inputs and build the job the in-sandbox worker reads."""
+             nproc_base: int, harness: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Validate a run's inputs and build the job the in-sandbox worker reads. With ``harness``,
+    ``code`` is a solution judged by the tests in ``harness`` (see :func:`check_harness`)."""
     if not isinstance(code, str):
         raise TypeError(f"sandbox code must be a str, got {type(code).__name__}")
     if stdin is not None and not isinstance(stdin, str):
@@ -50,7 +61,23 @@ def make_job(code: str, *, stdin: str | None, files: Mapping[str, str] | None, l
         if not isinstance(content, str):
             raise TypeError(f"sandbox files: content of {name!r} must be a str")
         clean[str(name)] = content
-    return {"code": code, "stdin": stdin, "files": clean, **limits.job_fields(nproc_base)}
+    job = {"code": code, "stdin": stdin, "files": clean, **limits.job_fields(nproc_base)}
+    if harness is not None:
+        job["harness"] = check_harness(harness)
+    return job
+
+
+def check_harness(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a test spec for a harness run: ``{"kind": "assert", "test": python source}`` (the
+    test code runs in the trusted harness; the solution's names are proxies) or ``{"kind": "call",
+    "entry": name, "args": list | dict, "expected": JSON value}`` (compared by the harness)."""
+    spec = dict(spec)
+    if spec.get("kind") == "assert" and isinstance(spec.get("test"), str):
+        return {"kind": "assert", "test": spec["test"]}
+    if spec.get("kind") == "call" and isinstance(spec.get("entry"), str) and isinstance(spec.get("args"), (list, dict)):
+        return {"kind": "call", "entry": spec["entry"], "args": spec["args"], "expected": spec.get("expected")}
+    raise ValueError('sandbox harness must be {"kind": "assert", "test": str} or '
+                     '{"kind": "call", "entry": str, "args": list | dict, "expected": value}')
 
 
 class SandboxWorker:
@@ -62,11 +89,13 @@ class SandboxWorker:
         self.isolation = self.launch.isolation
         self.runs = 0
         self.dead = False
+        self.recycle = False
         self.proc = subprocess.Popen(
             self.launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             cwd=self.launch.cwd, env=self.launch.env, preexec_fn=self.launch.preexec,  # noqa: PLW1509 (uid drop in the child)
             start_new_session=True, bufsize=0, close_fds=True,
         )
+        os.set_blocking(self.proc.stdin.fileno(), False)  # writes wait in select, with a deadline
         try:
             hello = self._read(time.monotonic() + _START_TIMEOUT)
         except WorkerDied as e:
@@ -77,6 +106,20 @@ class SandboxWorker:
             raise RuntimeError(f"sandbox worker sent an unexpected greeting: {hello!r}")
 
     # -- protocol
+    def _write_all(self, data: bytes, deadline: float) -> None:
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerDied("the worker stopped reading its jobs")
+            _, ready, _ = select.select([], [fd], [], left)
+            if ready:
+                try:
+                    view = view[os.write(fd, view):]
+                except BlockingIOError:
+                    continue
+
     def _read_exact(self, n: int, deadline: float) -> bytes:
         fd = self.proc.stdout.fileno()
         buf = bytearray()
@@ -114,8 +157,8 @@ class SandboxWorker:
         data = json.dumps(job).encode()
         start = time.monotonic()
         try:
-            self.proc.stdin.write(struct.pack(">I", len(data)) + data)
-        except (BrokenPipeError, OSError) as e:
+            self._write_all(struct.pack(">I", len(data)) + data, start + _SEND_GRACE + len(data) / 10e6)
+        except (WorkerDied, OSError) as e:
             self.kill()
             raise WorkerDied(f"could not send the job: {e}") from None
         self.runs += 1
@@ -132,6 +175,7 @@ class SandboxWorker:
             return infra_failure(f"the sandbox worker died during the run ({e}); the program probably "
                                  "killed its own sandbox (e.g. kill -9 -1 or killing its parent)",
                                  isolation=self.isolation, duration=elapsed, status="killed")
+        self.recycle = bool(raw.get("recycle"))
         if "infra_error" in raw:
             return infra_failure(f"sandbox worker error: {raw['infra_error']}", isolation=self.isolation,
                                  duration=time.monotonic() - start)
@@ -141,7 +185,7 @@ class SandboxWorker:
     def kill(self) -> None:
         """Kill the worker's whole process group (bwrap, the jail's init and everything inside)."""
         self.dead = True
-        try:
+        try:  # bwrap and, through --die-with-parent, the jail's PID 1 and with it the whole jail
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
@@ -150,6 +194,15 @@ class SandboxWorker:
         except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
             pass
         self._cleanup()
+
+    def interrupt(self) -> None:
+        """Kill the worker's processes from another thread; the thread running a job on it sees the
+        end of its output at once and cleans up."""
+        self.dead = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def close(self) -> None:
         """Ask the worker to exit (end of its input), then make sure its group is gone."""
@@ -202,6 +255,7 @@ class SandboxPool:
             shutil.rmtree(self._launch.workdir, ignore_errors=True)
         self._slots = threading.BoundedSemaphore(self.workers)
         self._idle: list[SandboxWorker] = []
+        self._busy: set[SandboxWorker] = set()
         self._lock = threading.Lock()
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
@@ -209,17 +263,23 @@ class SandboxPool:
     def _acquire(self) -> SandboxWorker:
         with self._lock:
             if self._closed:
-                raise RuntimeError("SandboxPool is closed")
+                raise PoolClosed("SandboxPool is closed")
             if self._idle:
-                return self._idle.pop()
-        return SandboxWorker(self.config, launch=plan_launch(self.config))
+                worker = self._idle.pop()
+                self._busy.add(worker)
+                return worker
+        worker = SandboxWorker(self.config, launch=plan_launch(self.config))
+        with self._lock:
+            if self._closed:
+                worker.kill()
+                raise PoolClosed("SandboxPool is closed")
+            self._busy.add(worker)
+        return worker
 
     def _release(self, worker: SandboxWorker) -> None:
-        if worker.dead or worker.runs >= self.recycle_after:
-            worker.close()
-            return
         with self._lock:
-            if not self._closed:
+            self._busy.discard(worker)
+            if not (self._closed or worker.dead or worker.recycle or worker.runs >= self.recycle_after):
                 self._idle.append(worker)
                 return
         worker.close()
@@ -232,26 +292,37 @@ class SandboxPool:
         return Limits(**{**base.__dict__, **kw})
 
     def run(self, code: str, *, stdin: str | None = None, timeout: float | None = None,
-            memory_mb: int | None = None, files: dict[str, str] | None = None) -> ExecResult:
-        """Run ``code`` as ``__main__`` in a fresh forked child of a warm jailed worker."""
+            memory_mb: int | None = None, files: dict[str, str] | None = None,
+            harness: Mapping[str, Any] | None = None) -> ExecResult:
+        """Run ``code`` as ``__main__`` in a fresh row (own PID, mount and IPC namespaces) of a warm
+        jailed worker. With ``harness`` (see :func:`check_harness`), ``code`` is a solution and the
+        result's status is the verdict of the tests, decided in a separate process the solution
+        cannot reach (``extra["verdict"]`` holds ``ok``, ``got`` and ``error``). Raises
+        :class:`PoolClosed` when the pool is closed before the run ends."""
         limits = self.limits_for(timeout=timeout, memory_mb=memory_mb)
-        job = make_job(code, stdin=stdin, files=files, limits=limits, nproc_base=self._launch.nproc_base
-                       + (2 if self.isolation == "bwrap" else 0))
+        job = make_job(code, stdin=stdin, files=files, limits=limits, harness=harness,
+                       nproc_base=self._launch.nproc_base + (JAIL_PROCESSES if self.isolation == "bwrap" else 0))
         with self._slots:
             for attempt in range(2):
                 try:
                     worker = self._acquire()
+                except PoolClosed:
+                    raise
                 except RuntimeError as e:
-                    if self._closed:
-                        raise
                     return infra_failure(str(e), isolation=self.isolation)
                 try:
-                    return worker.run_job(job)
+                    result = worker.run_job(job)
                 except WorkerDied as e:  # died before the job was sent (killed by the previous one)
+                    if self._closed:
+                        raise PoolClosed("SandboxPool was closed during the run") from None
                     if attempt:
                         return infra_failure(f"sandbox worker unavailable: {e}", isolation=self.isolation)
+                    continue
                 finally:
                     self._release(worker)
+                if self._closed:
+                    raise PoolClosed("SandboxPool was closed during the run")
+                return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     def run_many(self, jobs: Iterable[Mapping[str, Any]]) -> list[ExecResult]:
@@ -261,16 +332,24 @@ class SandboxPool:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="sandbox")
         futures = [self._executor.submit(self.run, **dict(j)) for j in jobs]
-        return [f.result() for f in futures]
+        try:
+            return [f.result() for f in futures]
+        except CancelledError:
+            raise PoolClosed("SandboxPool was closed during run_many") from None
 
     def close(self) -> None:
+        """Stop every worker now: idle ones are closed, busy ones killed (their runs raise
+        :class:`PoolClosed`); returns without waiting for running programs."""
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
+            busy = list(self._busy)
+        for w in busy:
+            w.interrupt()
         for w in idle:
-            w.close()
+            w.kill()
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> SandboxPool:
         return self

@@ -20,7 +20,6 @@ class ExpressionFilter(FilterStep):
         super().__init__(name, reads=template_columns(keep, expression=True))
         self.expression = keep
         self.reason = reason or f"failed: {keep}"
-        self.options = {"keep": keep, "reason": self.reason}
 
     def check(self, record: dict[str, Any]) -> bool | Rejected:
         params = self.ctx.params if self.ctx else {}
@@ -44,7 +43,6 @@ class SetColumns(MapStep):
             reads |= template_columns(e, expression=True)
         super().__init__(name, reads=reads, writes=[*columns, *values])
         self.templates, self.expressions = columns, values
-        self.options = {"columns": columns, "values": values}
 
     def map(self, record: dict[str, Any]) -> dict[str, Any]:
         params = self.ctx.params if self.ctx else {}
@@ -64,8 +62,9 @@ class SelectColumns(MapStep):
     def __init__(self, name: str, *, columns: list[str]) -> None:
         super().__init__(name, reads=columns)
         self.columns = list(columns)
-        self.only_columns = set(self.columns)  # downstream sees just these
-        self.options = {"columns": self.columns}
+
+    def output_columns(self, available: set[str]) -> set[str]:
+        return set(self.columns)  # downstream sees just these
 
     def map(self, record: dict[str, Any]) -> dict[str, Any]:
         out = {k: record[k] for k in RESERVED if k in record}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import xxhash
 
@@ -28,7 +29,6 @@ class KeyJoin(JoinStep):
             raise ValueError(f"join {name!r}: how must be 'inner' or 'left', not {how!r}")
         super().__init__(name, inputs=inputs, reads=keys)
         self.on, self.how, self.buckets = keys, how, buckets
-        self.options = {"on": keys, "how": how}
 
     def _key(self, record: dict[str, Any]) -> tuple:
         return tuple(str(record.get(k)) for k in self.on)

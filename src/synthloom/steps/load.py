@@ -4,8 +4,9 @@ dataset (a ``save_to_disk`` folder, or ``hf:json:/path/*.jsonl`` for ``load_data
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import xxhash
 
@@ -25,7 +26,6 @@ class LoadStep(SourceStep):
         self.select = list(columns) if columns else None
         self.rename = dict(rename or {})
         self.limit = limit
-        self.options = {"path": self.path, "columns": self.select, "rename": self.rename, "limit": limit}
         self._columns: list[str] | None = None
 
     @property

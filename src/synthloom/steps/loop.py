@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from ..pipeline.step import LoopStep, StreamStep
 from ..pipeline.templates import evaluate, template_columns
 
@@ -19,4 +18,3 @@ class RecipeLoop(LoopStep):
         super().__init__(name, steps, until=cond, max_rounds=max_rounds, round_column=round_column)
         if until:
             self.reads |= template_columns(until, expression=True) - self.writes
-        self.options = {"until": until, "max_rounds": max_rounds, "round_column": round_column}

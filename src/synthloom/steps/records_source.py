@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import orjson
 import xxhash
@@ -31,7 +32,6 @@ class RecordsSource(SourceStep):
             columns = sorted({k for r in rows for k in r})
         self.columns = list(columns)
         self._count = len(rows) if rows is not None else count
-        self.options = {"columns": self.columns, "count": self._count}
 
     def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
         source = self.rows if self.rows is not None else self.factory()

@@ -125,7 +125,7 @@ class FakeOpenAIServer:
     def root_url(self) -> str:
         return self.url[: -len("/v1")]
 
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         src_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src_root, os.environ.get("PYTHONPATH")])))
         cmd = [sys.executable, "-m", "synthloom.testing.fake_server", "--exit-on-stdin-eof",
@@ -168,7 +168,7 @@ class FakeOpenAIServer:
         """The last API request as received: ``request_line``, ``headers`` (lower-case names), ``body``."""
         return self._call("GET", "/_last_request")
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

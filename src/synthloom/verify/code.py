@@ -7,7 +7,13 @@ Three kinds of tests (``kind``):
 * ``"call"``    ``[{"input": [args...] | {kwargs}, "output": value}, ...]`` called on
   ``entry_point``; results compared with strict JSON equality, floats within 1e-6
 * ``"stdio"``   ``[{"input": "stdin text", "output": "expected stdout"}, ...]``; outputs compared
-  after whitespace normalisation (then token-wise, numbers within 1e-6)
+  by :mod:`synthloom.verify.stdio_judge` (lines, then tokens: integers exactly, floats within
+  1e-6 relative or 1e-9 absolute)
+
+An ``assert`` test that cannot fail (empty, comments only, an uncalled ``check``, no assert at
+all: see :mod:`synthloom.verify.assert_audit`) makes the verdict ``error``, never a pass. Whatever
+a row's code or output does (a lone surrogate, an unreadable sandbox reply, code the host cannot
+compile) the row gets a verdict; nothing a solution does raises out of :func:`verify_code`.
 
 Every test is its own sandboxed run (a hang or crash costs one test, not the rest). Timeouts are
 per test: ``timeout`` when given, else calibrated on a ``reference`` solution as
@@ -18,22 +24,21 @@ per test: ``timeout`` when given, else calibrated on a ``reference`` solution as
 from __future__ import annotations
 
 import ast
-import asyncio
 import atexit
 import json
+import keyword
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .code_harness import (
-    TestProgram,
-    assert_program,
-    call_program,
-    marker_report,
-    outputs_match,
-    stdio_program,
-)
+from ..sandbox import PoolClosed
+from .assert_audit import defines_uncalled_check, parse_test, vacuity_reason
+from .code_harness import TestProgram, assert_program, call_program, harness_report, stdio_program
+from .sandbox_client import SandboxClient
+from .stdio_judge import outputs_match
+
+__all__ = ["KINDS", "CodeVerdict", "SandboxClient", "TestSpecError", "build_programs", "calibrate_timeouts",
+           "default_pool", "judge", "outputs_match", "verify_code"]
 
 KINDS = ("assert", "call", "stdio")
 DEFAULT_TIMEOUT = 5.0
@@ -48,7 +53,8 @@ class CodeVerdict:
     unusable (see ``detail``), else the status of the first test that did not pass: ``failed``
     (wrong answer, failed assert, exception, syntax error), ``timeout``, ``memory``, ``killed``,
     ``forbidden`` or ``crashed``. ``results`` holds one dict per test: ``index``, ``test``,
-    ``status``, ``passed``, ``expected``, ``got``, ``stderr`` (tail), ``duration``, ``timeout``.
+    ``status``, ``passed``, ``expected``, ``got``, ``stderr`` (tail), ``detail`` (why, in words:
+    the sandbox's reason or the judge's), ``duration``, ``timeout``.
     """
 
     passed: bool
@@ -89,7 +95,7 @@ def _maybe_json(tests: Any, what: str) -> Any:
     if isinstance(tests, (bytes, str)):
         try:
             return json.loads(tests)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise TestSpecError(f"{what} tests must be a list of objects (or its JSON text): {e}") from None
     return tests
 
@@ -100,7 +106,7 @@ def _assert_tests(tests: Any, entry_point: str | None) -> list[str]:
         if stripped.startswith("["):
             try:
                 parsed = json.loads(stripped)
-            except ValueError:
+            except (ValueError, RecursionError):
                 parsed = None
             if isinstance(parsed, list):
                 tests = parsed
@@ -108,28 +114,36 @@ def _assert_tests(tests: Any, entry_point: str | None) -> list[str]:
     if not isinstance(items, (list, tuple)) or not all(isinstance(t, str) for t in items):
         raise TestSpecError("assert tests must be Python source (a string) or a list of strings")
     out = []
-    for t in items:
-        if entry_point and _defines_uncalled_check(t):
+    for i, t in enumerate(items):
+        tree = parse_test(t)
+        if isinstance(tree, str):
+            raise TestSpecError(f"assert test {i} {tree}")
+        if entry_point and defines_uncalled_check(tree):
             t = f"{t}\n\ncheck({entry_point})\n"
+            call = ast.Call(ast.Name("check", ast.Load()), [ast.Name(entry_point, ast.Load())], [])
+            tree.body.append(ast.Expr(call))
+        reason = vacuity_reason(tree)
+        if reason:
+            raise TestSpecError(f"assert test {i} {reason}")
         out.append(t)
     return out
 
 
-def _defines_uncalled_check(src: str) -> bool:
-    """HumanEval tests define ``check(candidate)`` and leave the call to the harness."""
-    try:
-        tree = ast.parse(src)
-    except SyntaxError:
-        return False
-    defines = any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body)
-    calls = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "check"
-                for n in ast.walk(tree))
-    return defines and not calls
+def _entry_point(entry_point: Any) -> str | None:
+    if entry_point is None or entry_point == "":
+        return None
+    name = entry_point.strip() if isinstance(entry_point, str) else entry_point
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise TestSpecError(f"the entry point must be a Python function name, not {_label(repr(entry_point))}")
+    return name
 
 
 def _cases(tests: Any, kind: str) -> list[dict[str, Any]]:
     tests = _maybe_json(tests, kind)
     if isinstance(tests, dict) and "inputs" in tests and "outputs" in tests:  # APPS / CodeContests layout
+        if not isinstance(tests["inputs"], list) or not isinstance(tests["outputs"], list) \
+                or len(tests["inputs"]) != len(tests["outputs"]):
+            raise TestSpecError(f'{kind} tests: "inputs" and "outputs" must be lists of the same length')
         tests = [{"input": i, "output": o} for i, o in zip(tests["inputs"], tests["outputs"])]
     if not isinstance(tests, (list, tuple)) or not all(isinstance(t, dict) and "input" in t and "output" in t
                                                         for t in tests):
@@ -141,16 +155,20 @@ def build_programs(code: str, tests: Any, kind: str = "assert", entry_point: str
     """One sandbox program per test (raises :class:`TestSpecError` for unusable tests)."""
     if kind not in KINDS:
         raise ValueError(f"verify_code: kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    entry_point = _entry_point(entry_point)
     if kind == "assert":
         return [assert_program(code, t, _label(t)) for t in _assert_tests(tests, entry_point)]
     cases = _cases(tests, kind)
     if kind == "call":
         if not entry_point:
-            raise ValueError("verify_code: kind='call' needs entry_point (the function to call)")
+            raise TestSpecError("verify_code: kind='call' needs entry_point (the function to call)")
         progs = []
         for c in cases:
             args = c["input"] if isinstance(c["input"], (list, dict)) else [c["input"]]
-            progs.append(call_program(code, entry_point, args, c["output"], _label(json.dumps(c["input"]))))
+            try:
+                progs.append(call_program(code, entry_point, args, c["output"], _label(json.dumps(c["input"]))))
+            except (TypeError, ValueError, RecursionError) as e:
+                raise TestSpecError(f"call test {len(progs)} is not plain JSON ({type(e).__name__})") from None
         return progs
     for c in cases:
         if not isinstance(c["input"], str) or not isinstance(c["output"], str):
@@ -166,23 +184,66 @@ def _label(text: str) -> str:
 # ---------------------------------------------------------------- running and judging
 
 def judge(program: TestProgram, result, index: int, timeout: float) -> dict[str, Any]:
-    """A per-test result dict from a program and its :class:`~synthloom.sandbox.ExecResult`."""
-    status, got = result.status, None
-    if program.marker is not None:
-        report = marker_report(result.stdout, program.marker) if status == "passed" else None
-        if status == "passed" and report is None:
-            status = "failed"  # exited 0 without finishing the tests (sys.exit / os._exit)
-        elif report is not None:
-            got = report.get("got")
-            if not report.get("ok", False):
-                status = "failed"
+    """A per-test result dict from a program and its :class:`~synthloom.sandbox.ExecResult`.
+
+    Never raises on what the sandbox sent back: an unreadable report is a ``failed`` test, and
+    every string in the result is valid UTF-8 (lone surrogates are written as ``\\udXXX``)."""
+    status, got, detail = result.status, None, str(result.detail or "")
+    stdout = str(result.stdout or "")
+    if program.harness is not None:  # judged by the sandbox's trusted harness: the status is its verdict
+        report = harness_report(result)
+        if isinstance(report, dict):
+            got = _show(report.get("got"))
     else:
-        got = result.stdout if len(result.stdout) <= _TAIL else result.stdout[:_TAIL] + "..."
-        if status == "passed" and not outputs_match(result.stdout, program.expected):
-            status = "failed"
-    return {"index": index, "test": program.label, "status": status, "passed": status == "passed",
-            "expected": program.expected, "got": got, "stderr": result.stderr[-_TAIL:],
-            "duration": round(result.duration, 6), "timeout": timeout}
+        got = stdout if len(stdout) <= _TAIL else stdout[:_TAIL] + "..."
+        if status == "passed" and getattr(result, "stdout_truncated", False):
+            status, detail = "failed", "the output is over the sandbox's output limit (cut short)"
+        elif status == "passed" and not outputs_match(stdout, program.expected):
+            status, detail = "failed", "wrong output"
+    return {"index": index, "test": valid_text(program.label), "status": status, "passed": status == "passed",
+            "expected": program.expected, "got": None if got is None else valid_text(got),
+            "stderr": valid_text(str(result.stderr or "")[-_TAIL:]), "detail": valid_text(detail[:_TAIL]),
+            "duration": round(float(result.duration or 0.0), 6), "timeout": timeout}
+
+
+def _show(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        text = repr(value)
+    except Exception as e:  # noqa: BLE001 - a forged, deeply nested value
+        text = f"<unreadable {type(e).__name__}>"
+    return text if len(text) <= _TAIL else text[:_TAIL] + "..."
+
+
+def valid_text(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates (which no file format can store) become ``\\udXXX``."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _run_and_judge(pool, programs: list[TestProgram], limits: list[float], memory_mb: int | None) -> list[dict[str, Any]]:
+    """Run every program (concurrently, through the pool) and judge each; a sandbox failure that
+    raises (an unreadable reply) makes every test ``crashed``. A pool closed under the runs
+    (SIGTERM/SIGINT) raises :class:`~synthloom.sandbox.PoolClosed`: those runs have no verdict."""
+    jobs = [{**p.run_args(), "timeout": t, "memory_mb": memory_mb} for p, t in zip(programs, limits)]
+    try:
+        runs = pool.run_many(jobs)
+    except PoolClosed:
+        raise
+    except Exception as e:  # noqa: BLE001 - one row's sandbox trouble must not end the run
+        why = valid_text(f"the sandbox failed: {type(e).__name__}: {e}"[:_TAIL])
+        return [_result(i, p, "crashed", why, t) for i, (p, t) in enumerate(zip(programs, limits))]
+    return [judge(p, r, i, t) for i, (p, r, t) in enumerate(zip(programs, runs, limits))]
+
+
+def _result(index: int, program: TestProgram, status: str, detail: str, timeout: float | None) -> dict[str, Any]:
+    return {"index": index, "test": valid_text(program.label), "status": status, "passed": False,
+            "expected": program.expected, "got": None, "stderr": "", "detail": detail, "duration": 0.0,
+            "timeout": timeout}
 
 
 def calibrate_timeouts(reference: str, tests: Any, *, kind: str = "assert", entry_point: str | None = None,
@@ -192,13 +253,9 @@ def calibrate_timeouts(reference: str, tests: Any, *, kind: str = "assert", entr
     ``max_timeout``); None where the reference itself does not pass that test."""
     pool = pool or default_pool()
     programs = build_programs(reference, tests, kind, entry_point)
-    results = pool.run_many([{"code": p.main, "stdin": p.stdin, "files": p.files, "timeout": max_timeout}
-                             for p in programs])
-    out: list[float | None] = []
-    for i, (p, r) in enumerate(zip(programs, results)):
-        verdict = judge(p, r, i, max_timeout)
-        out.append(min(max_timeout, max(min_timeout, timeout_factor * r.duration)) if verdict["passed"] else None)
-    return out
+    results = _run_and_judge(pool, programs, [max_timeout] * len(programs), None)
+    return [min(max_timeout, max(min_timeout, timeout_factor * r["duration"])) if r["passed"] else None
+            for r in results]
 
 
 def verify_code(code: str, tests: Any, *, kind: str = "assert", entry_point: str | None = None,
@@ -214,16 +271,14 @@ def verify_code(code: str, tests: Any, *, kind: str = "assert", entry_point: str
     try:
         programs = build_programs(code, tests, kind, entry_point)
     except TestSpecError as e:
-        return CodeVerdict(False, "error", [], 0.0, str(e))
+        return CodeVerdict(False, "error", [], 0.0, valid_text(str(e)))
     if not programs:
         return CodeVerdict(False, "error", [], 0.0, "no tests")
-    try:
-        compile(code, "solution.py", "exec")
-    except (SyntaxError, ValueError) as e:
-        results = [{"index": i, "test": p.label, "status": "failed", "passed": False, "expected": p.expected,
-                    "got": None, "stderr": f"SyntaxError: {e}", "duration": 0.0, "timeout": timeout}
-                   for i, p in enumerate(programs)]
-        return CodeVerdict(False, "failed", results, 0.0, f"the solution does not compile: {e}")
+    problem = _compile_problem(code)
+    if problem is not None:
+        results = [{**_result(i, p, "failed", f"the solution does not compile: {problem}", timeout),
+                    "stderr": problem} for i, p in enumerate(programs)]
+        return CodeVerdict(False, "failed", results, 0.0, f"the solution does not compile: {problem}")
     pool = pool or default_pool()
     limits: list[float | None]
     if timeout is not None:
@@ -233,10 +288,8 @@ def verify_code(code: str, tests: Any, *, kind: str = "assert", entry_point: str
                                     min_timeout=min_timeout, timeout_factor=timeout_factor)
     else:
         limits = [DEFAULT_TIMEOUT] * len(programs)
-    limits = [t if t is not None else DEFAULT_TIMEOUT for t in limits]
-    runs = pool.run_many([{"code": p.main, "stdin": p.stdin, "files": p.files, "timeout": t, "memory_mb": memory_mb}
-                          for p, t in zip(programs, limits)])
-    results = [judge(p, r, i, t) for i, (p, r, t) in enumerate(zip(programs, runs, limits))]
+    per_test = [t if t is not None else DEFAULT_TIMEOUT for t in limits]
+    results = _run_and_judge(pool, programs, per_test, memory_mb)
     n_pass = sum(r["passed"] for r in results)
     first_bad = next((r for r in results if not r["passed"]), None)
     status = "passed" if first_bad is None else first_bad["status"]
@@ -244,57 +297,14 @@ def verify_code(code: str, tests: Any, *, kind: str = "assert", entry_point: str
     return CodeVerdict(first_bad is None, status, results, n_pass / len(results), detail)
 
 
-class SandboxClient:
-    """A :class:`~synthloom.sandbox.SandboxPool` owned by one step (started on first use), with a
-    thread pool to run blocking verifications off the event loop.
-
-    ``timeout`` is seconds per test, ``memory_mb`` the address-space limit, ``workers`` the
-    number of warm jailed workers (default: the pool's, 2 × cores), ``site_packages`` whether
-    the jail sees the installed packages, ``thread_name`` the prefix of the threads."""
-
-    def __init__(self, *, timeout: float = 5.0, memory_mb: int = 512, workers: int | None = None,
-                 site_packages: bool = False, thread_name: str = "code-method") -> None:
-        if float(timeout) <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
-        if workers is not None and int(workers) < 1:
-            raise ValueError(f"workers must be >= 1, not {workers}")
-        self.timeout, self.memory_mb, self.workers = float(timeout), int(memory_mb), workers
-        self.site_packages, self.thread_name = site_packages, thread_name
-        self._pool = None
-        self._executor: ThreadPoolExecutor | None = None
-
-    @property
-    def pool(self):
-        if self._pool is None:
-            from ..sandbox import SandboxPool
-
-            self._pool = SandboxPool(self.workers, timeout=self.timeout, memory_mb=self.memory_mb,
-                                     site_packages=self.site_packages)
-            self._executor = ThreadPoolExecutor(max(4, self._pool.workers), thread_name_prefix=self.thread_name)
-        return self._pool
-
-    async def call(self, fn: Any, *args: Any) -> Any:
-        """``fn(*args)`` in this client's threads (the pool is started first)."""
-        self.pool  # noqa: B018 - start the pool (and executor) before handing off
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    def verify(self, code: str, tests: Any, **kw: Any) -> CodeVerdict:
-        """:func:`verify_code` on this pool (blocking)."""
-        kw.setdefault("timeout", self.timeout)
-        kw.setdefault("memory_mb", self.memory_mb)
-        return verify_code(code, tests, pool=self.pool, **kw)
-
-    async def averify(self, code: str, tests: Any, **kw: Any) -> CodeVerdict:
-        return await self.call(lambda: self.verify(code, tests, **kw))
-
-    async def arun_many(self, jobs: list[dict[str, Any]]):
-        """Raw sandbox runs (``SandboxPool.run_many`` arguments) in a thread."""
-        return await self.call(self.pool.run_many, jobs)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
-            self._executor = None
+def _compile_problem(code: str) -> str | None:
+    """Why the solution does not compile on the host (None when it does). Whatever compile()
+    raises — SyntaxError, NUL bytes, surrogates, MemoryError/RecursionError on absurd nesting —
+    is the solution's fault, reported as ``failed``."""
+    try:
+        compile(code, "solution.py", "exec")
+    except SyntaxError as e:
+        return valid_text(f"{type(e).__name__}: {e}")
+    except Exception as e:  # noqa: BLE001 - ValueError, MemoryError, RecursionError, OverflowError
+        return valid_text(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
+    return None

@@ -23,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
-from concurrent.futures import Future
+from collections.abc import Iterable
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .math_compare import fast_compare, had_percent, normalize_answer
 from .math_extract import extract_answer, extract_choice, is_choice
@@ -117,9 +118,13 @@ class MathVerifier:
 
         def done(f: Future) -> None:
             try:
-                out.set_result(_verdict(pred, gold_norm, f.result()))
+                verdict = _verdict(pred, gold_norm, f.result())
             except Exception as e:  # noqa: BLE001 - surfaced as an error verdict
-                out.set_result(MathVerdict(False, "error", pred, gold_norm, f"{type(e).__name__}: {e}"))
+                verdict = MathVerdict(False, "error", pred, gold_norm, f"{type(e).__name__}: {e}")
+            try:
+                out.set_result(verdict)
+            except InvalidStateError:  # the caller cancelled it (an interrupted run): nobody waits
+                pass
 
         inner.add_done_callback(done)
         return out
@@ -146,7 +151,7 @@ class MathVerifier:
     def close(self) -> None:
         self.pool.close()
 
-    def __enter__(self) -> "MathVerifier":
+    def __enter__(self) -> MathVerifier:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -47,7 +47,7 @@ class Value:
     decimal: bool = False  # written with a decimal point somewhere
 
     @staticmethod
-    def of(q: Fraction, decimal: bool = False) -> "Value":
+    def of(q: Fraction, decimal: bool = False) -> Value:
         with mpmath.workdps(_PREC_DIGITS):
             return Value(q, mpmath.mpf(q.numerator) / q.denominator, decimal)
 

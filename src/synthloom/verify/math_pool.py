@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -98,7 +99,7 @@ class SympyPool:
             except OSError:
                 pass
 
-    def __enter__(self) -> "SympyPool":
+    def __enter__(self) -> SympyPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -172,7 +173,8 @@ class SympyPool:
                         self._fail(w, workers, "error", "math worker did not start")
         finally:
             for w in workers:
-                self._stop(w)
+                # a busy or still-starting worker would first finish its comparison or its imports
+                self._stop(w, kill=w.task is not None or not w.ready)
             with self._lock:
                 pending, self._pending = list(self._pending), collections.deque()
             for w in workers:
@@ -255,6 +257,7 @@ def _worker_main() -> None:
     import logging
 
     logging.disable(logging.WARNING)  # math-verify warns that its own timeout is off: we know
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops us
     from synthloom.verify.math_compare import sympy_compare
 
     sympy_compare("1/2", "\\frac{1}{2}")  # import and warm the parser before saying ready

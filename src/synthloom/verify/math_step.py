@@ -35,8 +35,6 @@ class VerifyMath(MapStep):
         self.gold_column = gold_column
         self.workers = int(workers)
         self.timeout = float(timeout)
-        self.options = {"pred_column": pred_column, "gold_column": gold_column, "workers": self.workers,
-                        "timeout": self.timeout}
         self._verifier: MathVerifier | None = None
 
     def describe(self) -> dict[str, Any]:

@@ -89,6 +89,12 @@ def test_every_preset_renders_its_prompt(preset):
         assert isinstance(made, str) and text.endswith(": ")  # raw completion, exactly the released prompt
 
 
+def test_packaged_templates_are_part_of_the_fingerprint():
+    assert list(Judge("j", rubric="alpagasus").describe()["templates"]) == ["templates/alpagasus.jinja"]
+    assert "templates" not in Judge("j", template="Grade {{ response }}").describe()  # inline: in the options
+    assert Judge("j").describe() != Judge("j", template="binary").describe()
+
+
 def test_option_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="unknown rubric 'alpagasuss' \\(did you mean 'alpagasus'\\?\\)"):
         Judge("j", rubric="alpagasuss")

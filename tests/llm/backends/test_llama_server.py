@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from synthloom.llm.backends.openai import OpenAIBackend
-from synthloom.testing.llama_server import llama_cpp_server
 from synthloom.llm.spec import parse_model_spec
 from synthloom.llm.types import Request, Response
+from synthloom.testing.llama_server import llama_cpp_server
 
 pytestmark = pytest.mark.slow
 

@@ -45,7 +45,7 @@ def _counts(run: dict) -> dict:
 
 def _run(tmp_path, recipe, *sets):
     out = tmp_path / recipe
-    run = run_recipe(recipe, out, "max_tokens=48", "concurrency=2", *sets, extra_cli_args=("-n", "2"))
+    run = run_recipe(recipe, out, "concurrency=2", *sets, extra_cli_args=("-n", "2"))
     data, rejected, errors = completed_outputs(run, out)
     assert all(r["_reason"] for r in rejected)
     return run, data, rejected, errors
@@ -54,7 +54,7 @@ def _run(tmp_path, recipe, *sets):
 @pytest.mark.slow
 @needs_embedded
 def test_oss_instruct_recipe(tmp_path):
-    run, data, rejected, errors = _run(tmp_path, "oss-instruct")
+    run, data, rejected, errors = _run(tmp_path, "oss-instruct", "steps.generate.max_tokens=48")
     c = _counts(run)
     assert c["generate"]["in"] == 2 and not errors
     assert c["verify"]["in"] == c["generate"]["out"] == c["verify"]["out"]  # every parsed row was executed
@@ -74,7 +74,8 @@ def test_oss_instruct_recipe(tmp_path):
 @pytest.mark.slow
 @needs_embedded
 def test_codet_recipe(tmp_path):
-    run, data, rejected, errors = _run(tmp_path, "codet", "n_solutions=2", "n_test_samples=1")
+    run, data, rejected, errors = _run(tmp_path, "codet", "steps.codet.max_tokens=48", "steps.codet.n_solutions=2",
+                                       "steps.codet.n_test_samples=1")
     assert run["counts"]["codet"]["in"] == 2 and len(data) + len(rejected) + len(errors) == 2 and not errors
     for r in data:
         assert r["codet_score"] > 0 and r["passed_tests"] and r["solution"]
@@ -87,7 +88,7 @@ def test_codet_recipe(tmp_path):
 @pytest.mark.slow
 @needs_embedded
 def test_case2code_recipe(tmp_path):
-    run, data, rejected, errors = _run(tmp_path, "case2code", "n_inputs=3")
+    run, data, rejected, errors = _run(tmp_path, "case2code", "max_tokens=48", "steps.inputs.n_inputs=3")
     c = _counts(run)
     assert c["inputs"]["in"] == 2 and c["execute"]["in"] == c["inputs"]["out"] and not errors
     for r in data:
@@ -102,7 +103,8 @@ def test_case2code_recipe(tmp_path):
 @pytest.mark.slow
 @needs_embedded
 def test_code_repair_recipe(tmp_path):
-    _, data, rejected, errors = _run(tmp_path, "code-repair", "max_rounds=1", "require_pass=false")
+    _, data, rejected, errors = _run(tmp_path, "code-repair", "steps.repair.max_tokens=48", "steps.repair.max_rounds=1",
+                                     "steps.repair.require_pass=false")
     assert len(data) == 2 and not rejected and not errors  # without require_pass every problem is kept
     for r in data:
         traj = r["trajectory"]
@@ -120,7 +122,7 @@ def test_code_repair_recipe(tmp_path):
 @pytest.mark.slow
 @needs_embedded
 def test_unit_test_synthesis_recipe(tmp_path):
-    run, data, rejected, errors = _run(tmp_path, "unit-test-synthesis")
+    run, data, rejected, errors = _run(tmp_path, "unit-test-synthesis", "steps.tests.max_tokens=48")
     assert run["counts"]["tests"]["in"] == 2 and len(data) + len(rejected) == 2 and not errors
     for r in data:
         assert r["validated"] and r["n_valid"] == len(r["tests"]) >= 1

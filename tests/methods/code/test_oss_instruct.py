@@ -4,11 +4,12 @@ in the real sandbox through verify_code + keep_passing."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import orjson
 import pytest
 
-from synthloom.methods.code.base import HERE
+from synthloom.methods.code import oss_instruct
 from synthloom.methods.code.keep_passing import KeepPassing
 from synthloom.methods.code.oss_instruct import (
     OssInstruct,
@@ -20,6 +21,7 @@ from synthloom.pipeline.step import Rejected
 from synthloom.testing.scripted import ScriptedModel, run_step, user_text
 from synthloom.verify.code_step import VerifyCode
 
+SNIPPETS = Path(oss_instruct.__file__).with_name("oss_instruct_snippets.jsonl")
 GOOD = """[Problem Description]
 Write a function `chunked(items, size)` that splits a list into consecutive chunks of length `size`
 (the last chunk may be shorter).
@@ -134,7 +136,7 @@ def test_seed_window_is_reproducible_and_bounded():
 
 
 def test_bundled_snippets_are_short_python():
-    rows = [orjson.loads(line) for line in (HERE / "oss_instruct_snippets.jsonl").read_bytes().splitlines()]
+    rows = [orjson.loads(line) for line in SNIPPETS.read_bytes().splitlines()]
     assert len(rows) >= 30
     assert all(1 <= len(r["seed"].splitlines()) <= 15 and r["lang"] == "python" for r in rows)
     assert len({r["seed"] for r in rows}) == len(rows)

@@ -5,6 +5,7 @@ scripted model and on the embedded model."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -56,7 +57,8 @@ def test_transform_prompts_by_flow_copies_identity_and_rejects_refusals():
 
 def test_typed_instructions_parse_types_positions_and_junk():
     types = ["inference", "main_idea"]
-    text = "Here are the instructions:\n1. [Inference] What can be concluded about bees?\n2. Summarize the passage's main point.\n3. I'm sorry, I can't."
+    text = ("Here are the instructions:\n1. [Inference] What can be concluded about bees?\n"
+            "2. Summarize the passage's main point.\n3. I'm sorry, I can't.")
     assert parse_typed_instructions(text, types) == [("inference", "What can be concluded about bees?"),
                                                      ("main_idea", "Summarize the passage's main point.")]
     assert parse_typed_instructions("1. [made_up] Q?", types) == [("inference", "Q?")]
@@ -101,17 +103,30 @@ def test_refinement_runs_n_rounds_with_history_and_round_lineage():
     assert out["question"] == "Why do bees dance? (harder) (harder)" and out["refine_rounds"] == 2
     assert out["instruction"] == "Bees dance.\n\nWhy do bees dance? (harder) (harder)"
     assert [h["round"] for h in out["refinements"]] == [1, 2]
-    assert out["refinements"][0] == {"round": 1, "before": "Why do bees dance?", "suggestions": ["Require two reasons.", "Add a word limit."],
+    assert out["refinements"][0] == {"round": 1, "before": "Why do bees dance?",
+                                     "suggestions": ["Require two reasons.", "Add a word limit."],
                                      "after": "Why do bees dance? (harder)"}
     assert [(e["step"], e.get("round")) for e in out["_lineage"]] == [
         ("seed", None), ("refine.suggester", 1), ("refine.editor", 1), ("refine.suggester", 2), ("refine.editor", 2)]
+
+
+def test_the_refinement_agents_templates_and_a_skills_file_are_part_of_the_fingerprint(tmp_path):
+    body = AgentInstructRefine("refine").describe()["body"]
+    assert [set(b["templates"]) for b in body] == [{"agent_instruct_suggester.jinja"}, {"agent_instruct_editor.jinja"}]
+    assert body[0]["options"]["temperature"] == 0.7 and body[1]["options"]["include_passage"] is True
+    skills = tmp_path / "skills.json"
+    skills.write_text(json.dumps({"trivia": {"description": "Trivia.", "question_types": {"fact": "A fact."}}}))
+    before = AgentInstructSeed("seed", skill="trivia", types_per_passage=1, skills_file=str(skills)).describe()
+    skills.write_text(json.dumps({"trivia": {"description": "Trivia.", "question_types": {"fact": "A date."}}}))
+    after = AgentInstructSeed("seed", skill="trivia", types_per_passage=1, skills_file=str(skills)).describe()
+    assert before["options"] == after["options"] and before != after
 
 
 def test_refinement_rejects_an_editor_refusal_and_errors_without_suggestions():
     step = AgentInstructRefine("refine", rounds=1)
     step.setup(scripted_context(lambda req: "1. Harder." if "suggester" in req.messages[-1]["content"] else "I'm sorry, I cannot."))
     verdict = asyncio.run(step.process({"id": "q", "passage": "", "question": "Q?"}))
-    assert isinstance(verdict, Rejected) and verdict.reason.startswith("refine.editor: refusal") and "(round 1)" in verdict.reason
+    assert isinstance(verdict, Rejected) and verdict.reason.startswith("refine.editor: the model refused") and "(round 1)" in verdict.reason
     step.setup(scripted_context(lambda req: ""))
     with pytest.raises(RowError, match="no suggestions"):
         asyncio.run(step.process({"id": "q", "passage": "", "question": "Q?"}))
@@ -120,7 +135,7 @@ def test_refinement_rejects_an_editor_refusal_and_errors_without_suggestions():
 def agent_script(req) -> str:
     text = req.messages[-1]["content"]
     if text.startswith("You are a content transformation agent"):
-        if "poem" in text.split("\n", 1)[0] and "chess" in text:
+        if "chess" in text:
             return "I'm sorry, I can't write that."
         return "Here is the result:\nSpeaker A: " + text.rsplit("Text:\n", 1)[1][:40]
     if text.startswith("You are an instruction-writing agent"):
@@ -135,9 +150,9 @@ def agent_script(req) -> str:
 
 def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
     out = tmp_path / "agent"
-    run = run_recipe("agent-instruct", out, "rounds=2", extra_cli_args=("--model", scripted_model(agent_script)))
+    run = run_recipe("agent-instruct", out, "steps.refine.rounds=2", extra_cli_args=("--model", scripted_model(agent_script)))
     c = run["counts"]
-    assert c["documents"]["out"] == 8 and c["flows"]["out"] == 16
+    assert c["documents"]["out"] == 8 and c["flows"]["out"] == 16 and c["transform"]["rejected"] == 2
     assert c["seed_instructions"]["out"] == 2 * c["seed_instructions"]["ok"]
     data = list(read_shards(out / "data"))
     assert len(data) == c["answer"]["out"] and data
@@ -147,16 +162,19 @@ def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
         assert row["question"].endswith("Give two reasons. Give two reasons.") and len(row["refinements"]) == 2
         assert row["instruction"] == f"{row['passage']}\n\n{row['question']}" and row["response"] == "The answer."
         assert [(e["step"], e.get("round")) for e in row["_lineage"]] == [
-            ("transform", None), ("seed_instructions", None), ("refine.suggester", 1), ("refine.editor", 1),
+            ("flows", None), ("transform", None), ("seed_instructions", None), ("refine.suggester", 1), ("refine.editor", 1),
             ("refine.suggester", 2), ("refine.editor", 2), ("answer", None)]
-    assert all(r["_rejected_by"] == "transform" and "refusal" in r["_reason"] for r in side_rows(out, "rejected"))
+    rejected = side_rows(out, "rejected")
+    assert len(rejected) == c["transform"]["rejected"]
+    assert all(r["_rejected_by"] == "transform" and "the model refused" in r["_reason"] for r in rejected)
 
 
 @pytest.mark.slow
 def test_recipe_end_to_end_on_the_embedded_model(tmp_path):
     out = tmp_path / "agent"
-    run = run_recipe("agent-instruct", out, "flows_per_document=1", "types_per_passage=1", "rounds=1", "max_tokens=80",
-                     "answer_max_tokens=32", "concurrency=4", extra_cli_args=("-n", "1"))
+    run = run_recipe("agent-instruct", out, "flows_per_document=1", "steps.seed_instructions.types_per_passage=1",
+                     "steps.refine.rounds=1", "max_tokens=80", "answer_max_tokens=32", "concurrency=4",
+                     extra_cli_args=("-n", "1"))
     assert run["status"] == "completed" and run["counts"]["flows"]["out"] == 1
     for row in read_shards(out / "data"):
         assert len(row["refinements"]) == 1 and row["response"] is not None

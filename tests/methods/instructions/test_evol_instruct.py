@@ -15,7 +15,6 @@ from synthloom.methods.instructions.evol_instruct import (
     EvolEliminate,
     EvolInstruct,
     clean_evolved,
-    evolution_prompt,
     is_only_punctuation_and_stop_words,
     is_sorry_short,
     leaked_prompt_words,
@@ -27,16 +26,27 @@ from synthloom.testing.recipe_runs import needs_embedded, run_recipe, side_rows
 
 
 def test_every_operator_has_a_prompt_with_the_instruction():
+    step = EvolInstruct("e", operators=OPERATORS + CODE_OPERATORS)
     for op in OPERATORS + CODE_OPERATORS:
-        p = evolution_prompt(op, "Sort a list of numbers.")
+        p = step.evolution_prompt(op, "Sort a list of numbers.")
         assert "Sort a list of numbers." in p
-    depth = evolution_prompt("add_constraints", "X")
+    depth = step.evolution_prompt("add_constraints", "X")
     assert "10 to 20 words" in depth and "must be reasonable" in depth and depth.endswith("#Rewritten Prompt#:")
-    assert "#Created Prompt#" in evolution_prompt("breadth", "X") and "more rare" in evolution_prompt("breadth", "X")
-    assert "erroneous code" in evolution_prompt("code_debugging", "X")
-    assert "time or space complexity" in evolution_prompt("code_complexity", "X")
+    breadth = step.evolution_prompt("breadth", "X")
+    assert "#Created Prompt#" in breadth and "more rare" in breadth
+    assert "erroneous code" in step.evolution_prompt("code_debugging", "X")
+    assert "time or space complexity" in step.evolution_prompt("code_complexity", "X")
     with pytest.raises(ValueError, match="unknown Evol-Instruct operator"):
-        evolution_prompt("shout", "X")
+        step.evolution_prompt("shout", "X")
+    with pytest.raises(ValueError, match="unknown Evol-Instruct operator 'breadth'"):  # not one of this step's
+        EvolInstruct("e", variant="code").evolution_prompt("breadth", "X")
+
+
+def test_the_fingerprint_covers_the_templates_the_step_uses():
+    general = EvolInstruct("e").describe()["templates"]
+    assert set(general) == {"evol_instruct_depth.jinja", "evol_instruct_breadth.jinja", "evol_instruct_equal.jinja"}
+    code = EvolInstruct("e", variant="code", equality_check=False).describe()["templates"]
+    assert set(code) == {"evol_instruct_code.jinja"}
 
 
 @pytest.mark.parametrize("raw, clean", [
@@ -181,8 +191,8 @@ def test_eliminate_rejects_with_the_rule():
 def test_evol_instruct_recipe_end_to_end(tmp_path):
 
     out = tmp_path / "evol"
-    run = run_recipe("evol-instruct", out, "rounds=2", "max_tokens=48", "response_max_tokens=48",
-                     extra_cli_args=("-n", "2"))
+    run = run_recipe("evol-instruct", out, "steps.evolve.rounds=2", "steps.evolve.max_tokens=48",
+                     "steps.evolve.response_max_tokens=48", extra_cli_args=("-n", "2"))
     assert run["status"] == "completed"
     assert run["counts"]["evolve"]["in"] == 2 and run["counts"]["evolve"]["out"] == 4
     assert run["counts"]["eliminate"]["in"] == 4

@@ -107,7 +107,8 @@ def test_subjects_step_expands_with_lineage_and_errors_on_nothing():
     out = asyncio.run(step.process({"id": "d1", "discipline": "Physics"}))
     assert [(r["subject"], r["level"]) for r in out] == [("Optics", "graduate"), ("Mechanics", "undergraduate")]
     assert len({r["id"] for r in out}) == 2 and all(r["_lineage"][-1]["parent"] == "d1" for r in out)
-    assert "Physics" in step.render_user({"discipline": "Physics"}) and "3 subjects" in step.render_user({"discipline": "x"})
+    assert "Physics" in user_text(step.build_request({"id": "d1", "discipline": "Physics"}))
+    assert "3 subjects" in user_text(step.build_request({"id": "d2", "discipline": "x"}))
     step.setup(scripted_context(lambda req: ""))
     with pytest.raises(Exception, match="no subjects"):
         asyncio.run(step.process({"id": "d1", "discipline": "Physics"}))
@@ -123,7 +124,7 @@ def test_syllabus_rejects_prose_and_homework_rejects_refusals():
     rec = {"id": "x", "discipline": "Physics", "subject": "Optics", "level": "graduate", "session_titles": ["Waves", "Lenses"],
            "key_concepts": ["focal length"], "difficulty": "hard"}
     assert isinstance(asyncio.run(hw.process(rec)), Rejected)
-    text = hw.render_user(rec)
+    text = user_text(hw.build_request(rec))
     assert '"Waves" and "Lenses"' in text and "focal length" in text and "several steps" in text
 
 
@@ -147,7 +148,7 @@ def glan_script(req) -> str:
 
 def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
     out = tmp_path / "glan"
-    run = run_recipe("glan", out, "subjects_per_discipline=2", "questions_per_syllabus=4",
+    run = run_recipe("glan", out, "subjects_per_discipline=2", "steps.sample_sessions.questions_per_syllabus=4",
                      extra_cli_args=("-n", "1", "--model", scripted_model(glan_script)))
     c = run["counts"]
     assert c["subjects"]["out"] == 2 and c["syllabus"]["rejected"] == 1 and c["sample_sessions"]["out"] == 4
@@ -164,10 +165,31 @@ def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
     assert any(r["_rejected_by"] == "syllabus" and "class session" in r["_reason"] for r in rejected)
 
 
+def test_a_recipe_replaces_a_bundled_prompt_and_the_bundled_one_is_fingerprinted(tmp_path, scripted_model):
+    recipe = tmp_path / "homework.yaml"
+    recipe.write_text("""name: homework
+steps:
+  - name: rows
+    type: records
+    rows: [{discipline: Physics, subject: Optics, level: graduate, session_titles: [Waves],
+            key_concepts: [focal length], difficulty: easy}]
+  - name: homework
+    type: glan_homework
+    prompt: "Ask about {{ subject }} ({{ difficulty }})."
+""")
+    out = tmp_path / "out"
+    run_recipe(str(recipe), out, extra_cli_args=("--model", scripted_model(lambda req: f"Question: {user_text(req)}")))
+    assert [r["question"] for r in read_shards(out / "data")] == ["Ask about Optics (easy)."]
+    bundled = GlanHomework("homework").describe()
+    assert set(bundled["templates"]) == {"glan_homework.jinja"} and bundled["options"]["prompt"] is None
+    custom = GlanHomework("homework", prompt="Ask about {{ subject }}.")
+    assert custom.reads == {"subject"} and custom.describe()["options"]["prompt"] == "Ask about {{ subject }}."
+
+
 @pytest.mark.slow
 def test_recipe_end_to_end_on_the_embedded_model(tmp_path):
     out = tmp_path / "glan"
-    run = run_recipe("glan", out, "subjects_per_discipline=2", "questions_per_syllabus=2", "max_tokens=160",
+    run = run_recipe("glan", out, "subjects_per_discipline=2", "steps.sample_sessions.questions_per_syllabus=2", "max_tokens=160",
                      "answer_max_tokens=48", "concurrency=4", extra_cli_args=("-n", "1"))
     assert run["status"] == "completed" and run["counts"]["disciplines"]["out"] == 1
     for row in read_shards(out / "data"):

@@ -34,6 +34,15 @@ def test_parse_instruction(reply, expected):
     assert parse_instruction(reply) == expected
 
 
+def test_the_demonstrations_a_file_names_are_part_of_the_fingerprint(tmp_path):
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text(json.dumps({"instruction": "Say hi.", "output": "Hi!"}) + "\n")
+    before = HumpbackBackward("backward", examples=str(seeds)).describe()
+    seeds.write_text(json.dumps({"instruction": "Say bye.", "output": "Bye!"}) + "\n")
+    after = HumpbackBackward("backward", examples=str(seeds)).describe()
+    assert before["options"] == after["options"] and before != after
+
+
 def test_backward_prompt_shows_seed_pairs_and_the_document(tmp_path):
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text(json.dumps({"instruction": "Say hi.", "output": "Hi!"}) + "\n")

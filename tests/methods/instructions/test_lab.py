@@ -127,7 +127,8 @@ def test_contexts_pass_freeform_through_and_expand_grounded_samples():
 
 def test_questions_step_expands_and_errors_when_nothing_parses():
     step = LabQuestions("questions", num_samples=3)
-    step.setup(scripted_context(lambda req: "[Start of Question] What is 3+4? [End of Question]\n[Start of Question] 5-2? [End of Question]"))
+    step.setup(scripted_context(
+        lambda req: "[Start of Question] What is 3+4? [End of Question]\n[Start of Question] 5-2? [End of Question]"))
     out = asyncio.run(step.process(dict(FREE)))
     assert [r["question"] for r in out] == ["What is 3+4?", "5-2?"] and len({r["id"] for r in out}) == 2
     assert "3 diverse questions" in step.prompt(FREE)[-1]["content"]
@@ -205,7 +206,7 @@ def lab_script(req) -> str:
 
 def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
     out = tmp_path / "lab"
-    run = run_recipe("lab", out, "questions_per_seed=3", extra_cli_args=("--model", scripted_model(lab_script)))
+    run = run_recipe("lab", out, "steps.questions.num_samples=3", extra_cli_args=("--model", scripted_model(lab_script)))
     c = run["counts"]
     assert c["leaves"]["out"] == 9 and c["questions"]["out"] == 27
     assert c["unique_questions"]["rejected"] == 8 and c["question_judge"]["errors"] == 3
@@ -233,7 +234,7 @@ def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
 @pytest.mark.slow
 def test_recipe_end_to_end_on_the_embedded_model(tmp_path):
     out = tmp_path / "lab"
-    run = run_recipe("lab", out, "questions_per_seed=2", "max_tokens=96", "judge_max_tokens=48", "concurrency=4",
+    run = run_recipe("lab", out, "steps.questions.num_samples=2", "max_tokens=96", "judge_max_tokens=48", "concurrency=4",
                      extra_cli_args=("-n", "1"))
     assert run["status"] == "completed" and run["counts"]["leaves"]["out"] == 1
     for row in read_shards(out / "data"):

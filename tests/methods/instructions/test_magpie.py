@@ -201,6 +201,10 @@ def test_multi_turn_extends_the_conversation_and_stops_on_a_bad_query():
     assert model.requests[0].prompt.endswith("In Peru.<|im_end|>\n<|im_start|>user\n")
     assert model.requests[1].messages[-1] == {"role": "user", "content": "And how far is it from Lima?"}
     assert [e["call"] for e in row["_lineage"]] == ["query", "response", "query"]
+    assert [e["turn"] for e in row["_lineage"]] == [2, 2, 3] and all(e["step"] == "mt" for e in row["_lineage"])
+    query, answer, query3 = model.requests
+    assert query.temperature == 1.0 and query.seed is not None and query.seed != query3.seed  # a seed per turn
+    assert answer.temperature == 0.0 and answer.seed is None and answer.max_tokens == 1024  # greedy answers
 
 
 def test_tag_step_schema_and_columns():
@@ -260,8 +264,8 @@ def test_filter_rejects_bad_options():
 def test_magpie_recipe_end_to_end(tmp_path):
 
     out = tmp_path / "magpie"
-    run = run_recipe("magpie", out, "max_tokens=96", "response_max_tokens=32", "tag_max_tokens=160", "min_quality=null",
-                     extra_cli_args=("-n", "4"))
+    run = run_recipe("magpie", out, "steps.instruction.max_tokens=96", "steps.response.max_tokens=32", "tag_max_tokens=160",
+                     "steps.keep.min_quality=null", extra_cli_args=("-n", "4"))
     assert run["status"] == "completed"
     counts = run["counts"]
     assert counts["slots"]["out"] == 4 and counts["instruction"]["in"] == 4

@@ -25,14 +25,16 @@ from synthloom.testing.scripted import scripted_context
 
 
 def test_generate_checks_its_options_and_declares_template_columns():
-    with pytest.raises(ValueError, match="exactly one of"):
-        NemotronGenerate("g")
     with pytest.raises(ValueError, match="unknown Nemotron task"):
         NemotronGenerate("g", task="poetry")
-    step = NemotronGenerate("g", task_column="task")
+    with pytest.raises(ValueError, match="unknown Nemotron task"):
+        NemotronGenerate("g", tasks=["open_qa", "poetry"])
+    step = NemotronGenerate("g")
     assert {"topic", "material_type", "text", "math_topic", "coding_topic", "level", "language", "task"} <= step.reads
     assert step.writes == {"prompt", "prompt_type", "question"}
-    assert NemotronGenerate("g", task="subtopics").writes == {"topic"}
+    assert NemotronGenerate("g", task_column="kind", tasks=["math"]).reads == {"math_topic", "level", "kind"}
+    fixed = NemotronGenerate("g", task="subtopics")
+    assert fixed.writes == {"topic"} and "task" not in fixed.reads
 
 
 def test_topic_chain_expands_one_row_per_item():
@@ -65,7 +67,8 @@ def test_per_row_tasks_and_closed_qa_prompts_carry_the_document():
 
 def test_revise_expands_open_qa_and_writing_and_passes_others_through():
     step = NemotronRevise("revise", n_items=2)
-    step.setup(scripted_context(lambda req: "1. Given rising prices, how can I save on tea? Answer in 3 bullet points.\n2. Why is tea cheap?"))
+    step.setup(scripted_context(
+        lambda req: "1. Given rising prices, how can I save on tea? Answer in 3 bullet points.\n2. Why is tea cheap?"))
     rows = asyncio.run(step.process({"id": "r", "prompt": "How to save on tea?", "prompt_type": "open_qa"}))
     assert len(rows) == 2 and all(r["original_prompt"] == "How to save on tea?" for r in rows)
     math = {"id": "m", "prompt": "Add 1/2 and 1/3.", "prompt_type": "math"}
@@ -79,7 +82,7 @@ def test_two_turn_dialogue_with_a_simulated_user():
     rec = asyncio.run(first.process({"id": "d", "prompt": "What is tea?"}))[0]
     assert rec["messages"] == [{"role": "user", "content": "What is tea?"}, {"role": "assistant", "content": "Answer to: What is tea?"}]
     user = NemotronUserTurn("user", style="concise")
-    prompt = user.prompt(rec)
+    prompt = user.prompt(rec)[-1]["content"]
     assert "User: What is tea?\n\nAssistant: Answer to: What is tea?" in prompt and USER_STYLES["concise"] in prompt
     user.setup(scripted_context(lambda req: 'User: "And green tea?"'))
     rec = asyncio.run(user.process(rec))[0]

@@ -59,8 +59,11 @@ def test_orca_mode_draws_allowed_messages_deterministically_and_uses_them_all():
     assert all(r["system_message"] == SYSTEM_MESSAGES[r["system_message_id"]] for r in rows)
     mc = step.map({"id": "x", "instruction": "Which of the following?\nA) a\nB) b", "collection": "flan2021"})
     assert mc["system_message_id"] in (8, 10)
-    with pytest.raises(ValueError, match="exactly one of `collection`"):
-        OrcaSystemMessage("sys", mode="orca")
+    assert OrcaSystemMessage("sys", mode="orca").reads == {"instruction", "collection"}
+    fixed = OrcaSystemMessage("sys", mode="orca", collection="cot")
+    assert fixed.reads == {"instruction"} and fixed.map({"id": "x", "instruction": "2+2?"})["system_message_id"] in (6, 11, 16)
+    with pytest.raises(ValueError, match="unknown FLAN-v2 collection"):
+        OrcaSystemMessage("sys", mode="orca", collection="flan3000")
 
 
 def test_orca2_strategies_fixed_per_task_and_per_column():
@@ -75,8 +78,7 @@ def test_orca2_strategies_fixed_per_task_and_per_column():
         "Answer with a haiku, then explain."
     with pytest.raises(ValueError, match="unknown strategy 'guess'"):
         OrcaSystemMessage("sys", strategy="guess")
-    with pytest.raises(ValueError, match="needs `strategies`"):
-        OrcaSystemMessage("sys", task_column="task")
+    assert OrcaSystemMessage("sys").reads == {"instruction"}  # the task column only matters with `strategies`
 
 
 def test_teacher_sends_the_system_message_only_when_there_is_one():
@@ -116,7 +118,8 @@ def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
         assert not row["response"].startswith("[] ")  # the teacher saw a strategy instruction
         assert [e["step"] for e in row["_lineage"]] == ["teacher"]
     out1 = tmp_path / "orca1"
-    run_recipe("orca", out1, "mode=orca", "erase=false", extra_cli_args=("--model", scripted_model(orca_script)))
+    run_recipe("orca", out1, "steps.system_message.mode=orca", "steps.train_record.erase=false",
+               extra_cli_args=("--model", scripted_model(orca_script)))
     systems = {r["system"] for r in read_shards(out1 / "data")}
     assert systems <= set(SYSTEM_MESSAGES.values()) and len(systems) >= 2
 

@@ -93,6 +93,9 @@ def test_text_to_persona_one_child_per_relation():
                                                                      ("write", "A journalist covering climate.")]
     assert "Who is likely to read the following text?" in model.requests[0].messages[0]["content"]
     assert len({r["id"] for r in rows}) == 2 and all(r["_lineage"][0]["parent"] == "d1" for r in rows)
+    assert [r["_lineage"][0]["finish_reason"] for r in rows] == ["stop", "stop"]
+    assert len({q.seed for q in model.requests}) == 2  # each relation samples with its own seed
+    assert step.kind == "llm"  # a model step, whatever its number of children
     with pytest.raises(ValueError, match="unknown relation"):
         TextToPersona("x", relations=["hate"])
 
@@ -104,6 +107,7 @@ def test_persona_to_persona_hops_chain_parents():
     assert [r["persona_hop"] for r in rows] == [0, 1, 2]
     assert rows[2]["parent_persona"] == rows[1]["persona"] and rows[2]["root_persona"] == "A night nurse"
     assert rows[2]["_lineage"][0]["parent"] == rows[1]["id"]
+    assert rows[2]["_lineage"][0]["hop"] == 2 and rows[2]["_lineage"][0]["finish_reason"] == "stop"
     assert "close relationship" in model.requests[1].messages[0]["content"]
     assert rows[1]["persona"] in model.requests[1].messages[0]["content"]
 
@@ -154,7 +158,8 @@ def test_synthesize_templates():
 def test_persona_recipe_end_to_end(tmp_path):
 
     out = tmp_path / "persona"
-    run = run_recipe("persona", out, "max_tokens=48", "persona_max_tokens=40", extra_cli_args=("-n", "2"))
+    run = run_recipe("persona", out, "steps.synthesize.max_tokens=48", "steps.expand.max_tokens=40",
+                     extra_cli_args=("-n", "2"))
     assert run["status"] == "completed"
     counts = run["counts"]
     assert counts["personas"]["out"] == 2 and counts["expand"]["out"] == 4 and counts["dedup"]["in"] == 4

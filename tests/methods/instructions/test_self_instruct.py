@@ -16,7 +16,7 @@ from synthloom.methods.instructions.self_instruct import (
     SeedFileError,
     SelfInstructBootstrap,
     clean_instruction,
-    encode_prompt,
+    hash_seed,
     instruction_filter,
     load_seed_tasks,
     parse_numbered_list,
@@ -31,6 +31,7 @@ from synthloom.methods.instructions.self_instruct_instances import (
 )
 from synthloom.pipeline.step import Rejected, RejectedRow
 from synthloom.testing.recipe_runs import needs_embedded, run_recipe, side_rows
+from synthloom.testing.scripted import scripted_context
 
 # -- seeds ---------------------------------------------------------------------------------------------
 
@@ -74,12 +75,13 @@ def test_missing_seed_file_says_what_to_give(tmp_path):
 # -- prompt and parser ---------------------------------------------------------------------------------
 
 def test_prompt_numbers_eight_instructions_and_ends_at_nine():
-    p = encode_prompt([f"Task  number {i}:" for i in range(8)])
+    p = SelfInstructBootstrap("si").encode_prompt([f"Task  number {i}:" for i in range(8)])
     lines = p.splitlines()
     assert lines[0] == "Come up with a series of tasks:"
     assert lines[1] == "1. Task number 0" and lines[8] == "8. Task number 7"
     assert p.endswith("\n9.")
-    assert encode_prompt(["a"], classification_only=True).startswith("Come up with a series of classification tasks.")
+    clf = SelfInstructBootstrap("si", classification_only=True).encode_prompt(["a"])
+    assert clf.startswith("Come up with a series of classification tasks.")
 
 
 def test_parse_raw_continuation_of_item_nine():
@@ -150,13 +152,26 @@ def _seeds(n=10):
              "is_classification": i % 2 == 0} for i in range(n)]
 
 
-def test_bootstrap_round_filters_and_grows_the_pool():
+def _step(tmp_path, model, **options):
+    """A bootstrap step over ``_seeds()`` asking ``model``, set up as a run would."""
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text("".join(json.dumps(s) + "\n" for s in _seeds()))
+    step = SelfInstructBootstrap("si", seeds=str(seeds), **options)
+    step.setup(scripted_context(model, step="si"))
+    return step
+
+
+def _round(step, round_no=0, wanted=100):
+    boot = step.new_bootstrap()
+    return boot, asyncio.run(step.run_round(boot, round_no, wanted))
+
+
+def test_bootstrap_round_filters_and_grows_the_pool(tmp_path):
     answer = ("Sure, here you go:\n9. Name three famous bridges in Europe.\n10. Draw a cat.\n"
               "11. Name three famous bridges in Europe!\n12. Seed task number 3 about topic 3\n"
               "13. Explain why leaves change colour in autumn.\n14. Write a program to add numbers together now")
     model = ScriptedModel([answer])
-    boot = Bootstrap(_seeds(), step="si", model=model, requests_per_round=1, sampling={"temperature": 0.7})
-    rows = asyncio.run(boot.run_round(0, wanted=100))
+    boot, rows = _round(_step(tmp_path, model, requests_per_round=1))
     kept = [r for r in rows if isinstance(r, dict)]
     rejected = {r.record["instruction"]: r.record["rejected_filter"] for r in rows if isinstance(r, RejectedRow)}
     assert [r["instruction"] for r in kept] == ["Name three famous bridges in Europe.",
@@ -169,24 +184,27 @@ def test_bootstrap_round_filters_and_grows_the_pool():
     (req,) = model.requests
     prompt = req.messages[0]["content"]
     assert prompt.count("\n") == 9 and prompt.endswith("9.")  # header + 8 tasks, all seeds in round 0
+    assert (req.temperature, req.top_p, req.stop, req.seed) == (0.7, 0.5, ("\n16.", "16."), hash_seed(0, 0, 0))
     assert all(r["_lineage"][0]["step"] == "si" and r["_lineage"][0]["model"] == "scripted" for r in kept)
     assert len({r["id"] for r in kept} | {r.record["id"] for r in rows if isinstance(r, RejectedRow)}) == len(rows)
 
 
 def test_second_round_mixes_two_machine_instructions():
-    boot = Bootstrap(_seeds(), step="si", model=None)
+    boot = Bootstrap(_seeds(), step="si")
     boot.machine = ["Machine one is here", "Machine two is here", "Machine three is here"]
     shown = boot.prompt_instructions(1, 0)
     assert len(shown) == 8 and sum(s.startswith("Machine") for s in shown) == 2
+    assert set(shown) - set(boot.machine) <= set(boot.seed_instructions)
     assert shown == boot.prompt_instructions(1, 0)  # deterministic
-    assert shown != boot.prompt_instructions(1, 1) or shown != boot.prompt_instructions(2, 0)
+    # every slot of a round, and the same slot of another round, sees its own prompt
+    prompts = {tuple(boot.prompt_instructions(round_no, slot)) for round_no in (1, 2) for slot in range(8)}
+    assert len(prompts) == 16
 
 
-def test_truncated_generation_drops_only_the_last_item():
+def test_truncated_generation_drops_only_the_last_item(tmp_path):
     model = ScriptedModel([" Plan a birthday party for ten kids.\n10. Suggest five names for a pet turtle.\n11. Describe the"],
                           finish="length")
-    boot = Bootstrap(_seeds(), step="si", model=model, requests_per_round=1, raw=True)
-    rows = asyncio.run(boot.run_round(0, wanted=10))
+    _, rows = _round(_step(tmp_path, model, requests_per_round=1, raw=True), wanted=10)
     assert [r["instruction"] for r in rows if isinstance(r, dict)] == [
         "Plan a birthday party for ten kids.", "Suggest five names for a pet turtle."]
     (rej,) = [r for r in rows if isinstance(r, RejectedRow)]
@@ -194,16 +212,37 @@ def test_truncated_generation_drops_only_the_last_item():
     assert model.requests[0].prompt.endswith("9.")  # raw completion
 
 
-def test_round_stops_at_the_wanted_count():
+def test_round_stops_at_the_wanted_count(tmp_path):
     model = ScriptedModel(["9. Tell me about the moon landing.\n10. List four kinds of clouds please."])
-    boot = Bootstrap(_seeds(), step="si", model=model, requests_per_round=2)
-    rows = asyncio.run(boot.run_round(0, wanted=1))
+    _, rows = _round(_step(tmp_path, model, requests_per_round=2), wanted=1)
     assert [r["instruction"] for r in rows if isinstance(r, dict)] == ["Tell me about the moon landing."]
 
 
-def test_too_few_seeds_is_a_clear_error():
+def test_too_few_seeds_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="each prompt needs 6 of them"):
-        Bootstrap(_seeds(3), step="si", model=None)
+        Bootstrap(_seeds(3), step="si")
+    seeds = tmp_path / "three.jsonl"
+    seeds.write_text("".join(json.dumps(s) + "\n" for s in _seeds(3)))
+    with pytest.raises(ValueError, match="each prompt needs 6 of them"):  # when the step is built, not mid-run
+        SelfInstructBootstrap("si", seeds=str(seeds))
+
+
+def test_source_reads_on_the_event_loop_until_the_target(tmp_path):
+    """``aread`` runs round after round on the caller's loop (no thread) and stops at ``limit``;
+    each round's requests get their own seeds."""
+    model = ScriptedModel(["9. Tell me about the moon landing.", "9. List four kinds of clouds please.",
+                           "9. Name a good book for a long trip.", "9. Give me a tip for sleeping better."])
+    step = _step(tmp_path, model, requests_per_round=2, num_instructions=10)
+    assert step.is_async
+
+    async def read():
+        return [row async for row in step.aread(limit=3)]
+
+    rows = asyncio.run(read())
+    assert [r["instruction"] for r in rows] == ["Tell me about the moon landing.", "List four kinds of clouds please.",
+                                                "Name a good book for a long trip."]
+    assert [r["round"] for r in rows] == [0, 0, 1]
+    assert [q.seed for q in model.requests] == [hash_seed(0, r, s) for r in (0, 1) for s in (0, 1)]
 
 
 def test_gate_agrees_with_rouge_score_on_pool_decisions():
@@ -213,7 +252,7 @@ def test_gate_agrees_with_rouge_score_on_pool_decisions():
     candidates = ["Give three tips for staying happy.", "Describe the structure of a molecule.",
                   "What are three primary colours?", "Invent a new board game for two players."]
     boot = Bootstrap([{"id": str(i), "name": "", "instruction": p, "instances": [], "is_classification": False}
-                      for i, p in enumerate(pool)] * 2, step="si", model=None)
+                      for i, p in enumerate(pool)] * 2, step="si")
     for c in candidates:
         best = max(scorer.score(p, c)["rougeL"].fmeasure for p in pool)
         keep, score, _ = boot.gate.check(c)
@@ -294,8 +333,8 @@ def test_bad_seed_path_in_the_step_fails_before_the_run(tmp_path):
 def test_self_instruct_recipe_end_to_end(tmp_path):
 
     out = tmp_path / "si"
-    run = run_recipe("self-instruct", out, "requests_per_round=2", "max_rounds=2", "max_tokens=96",
-                     "instance_max_tokens=96", extra_cli_args=("-n", "2"))
+    run = run_recipe("self-instruct", out, "steps.bootstrap.requests_per_round=2", "steps.bootstrap.max_rounds=2",
+                     "max_tokens=96", "steps.instances.max_tokens=96", extra_cli_args=("-n", "2"))
     assert run["status"] == "completed"
     data = list(read_shards(out / "data"))
     assert len(data) == run["rows"]["data"]
@@ -324,7 +363,8 @@ def test_bootstrap_is_deterministic_across_runs(tmp_path, fake_model):
 
     def run(out):
         result = CliRunner().invoke(app, ["run", "self-instruct", "-n", "3", "-o", str(out), "--quiet", "--model",
-                                          fake_model, "--set", "requests_per_round=2", "--set", "max_rounds=2"])
+                                          fake_model, "--set", "steps.bootstrap.requests_per_round=2",
+                                          "--set", "steps.bootstrap.max_rounds=2"])
         assert result.exit_code == 0, result.output
         rows = [r for sub in sorted((out / "rejected").iterdir()) for r in read_shards(sub)] \
             if (out / "rejected").exists() else []

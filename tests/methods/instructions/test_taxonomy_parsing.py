@@ -5,13 +5,13 @@ from __future__ import annotations
 from synthloom.methods.instructions.taxonomy_parsing import (
     clean_item,
     first_paragraph,
-    is_refusal,
     parse_list,
     parse_score,
     parse_tagged,
     score_explanation,
     strip_label,
 )
+from synthloom.pipeline.model_step import is_refusal
 
 SCORE_TAGS = ("[Start of Score]", "[End of Score]")
 
@@ -87,6 +87,7 @@ def test_score_explanations():
 def test_refusals_labels_and_paragraphs():
     assert is_refusal("I'm sorry, but I can't do that.") and is_refusal("As an AI language model, I ...")
     assert is_refusal('"I cannot write that."') and not is_refusal("Sorting a list in Python is easy.")
+    assert is_refusal("**I apologize**, but no.") and not is_refusal("Can't-miss tips: I cannot stress this enough")
     assert strip_label("Instruction: Do x.", ("instruction",)) == "Do x."
     assert strip_label("**Question:** Why?", ("question",)) == "Why?"
     assert strip_label("Note: keep this", ("instruction",)) == "Note: keep this"

@@ -54,7 +54,7 @@ def test_unsolved_leaking_or_empty_questions_are_rejected():
 @pytest.mark.slow
 @needs_embedded
 def test_backward_synthesis_recipe_on_the_embedded_model(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "backward-synthesis", "k=1")
+    run, data, rejected = run_recipe(tmp_path, "backward-synthesis", "backward", "steps.backward.k=1")
     assert run["counts"]["backward"]["in"] == 1 and len(data) + len(rejected) == 1
     assert all(r["n_correct"] >= 1 and r["query"] and r["response"] == r["solution"] for r in data)
     assert all(r["_rejected_by"] == "backward" and r["_reason"] for r in rejected)

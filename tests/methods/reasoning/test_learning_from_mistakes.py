@@ -87,7 +87,8 @@ def test_corrector_model_is_declared_and_options_checked():
 @pytest.mark.slow
 @needs_embedded
 def test_learning_from_mistakes_recipe_on_the_embedded_model(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "learning-from-mistakes", "k=2", "max_corrections=1")
+    run, data, rejected = run_recipe(tmp_path, "learning-from-mistakes", "corrections", "steps.corrections.k=2",
+                                     "steps.corrections.max_corrections=1")
     c = run["counts"]
     assert c["corrections"]["in"] == 1
     assert c["verified"]["in"] == c["corrections"]["out"] == c["verified"]["ok"] + c["verified"]["rejected"]

@@ -85,7 +85,8 @@ def test_too_long_or_missing_solutions_are_rejected():
 @pytest.mark.slow
 @needs_embedded
 def test_math_shepherd_recipe_on_the_embedded_model(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "math-shepherd", "k=1", "n_rollouts=1", "max_steps=4")
+    run, data, rejected = run_recipe(tmp_path, "math-shepherd", "labels", "k=1", "steps.labels.n_rollouts=1",
+                                     "steps.labels.max_steps=4")
     assert run["counts"]["labels"]["in"] == 1 and len(data) + len(rejected) == 1
     for r in data:
         n = len(r["steps"])

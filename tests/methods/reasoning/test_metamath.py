@@ -122,7 +122,7 @@ def test_bad_options_are_named():
 @pytest.mark.slow
 @needs_embedded
 def test_metamath_recipe_on_the_embedded_model(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "metamath", "k=1")
+    run, data, rejected = run_recipe(tmp_path, "metamath", "augment", "steps.augment.k=1")
     c = run["counts"]
     assert c["augment"]["in"] == 1 and c["verified"]["in"] == c["augment"]["out"] == len(data) + len(rejected)
     assert c["augment"]["out"] >= 4  # AnsAug 1, Rephrasing 1, SV 1, FOBAR 1

@@ -57,7 +57,8 @@ def test_disagreement_no_answer_and_long_answers_rejected():
 @pytest.mark.slow
 @needs_embedded
 def test_orca_math_recipe_on_the_embedded_model(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "orca-math", "rounds=1", "k=2", "min_agreement=1.0")
+    run, data, rejected = run_recipe(tmp_path, "orca-math", "harden", "steps.harden.rounds=1", "steps.harden.k=2",
+                                     "steps.harden.min_agreement=1.0")
     assert run["counts"]["harden"]["in"] == 1 and len(data) + len(rejected) == 1
     assert all(r["agreement"] == 1.0 and r["answers"][0] == r["gold_answer"] for r in data)
     assert all(r["_rejected_by"] == "harden" and r["_reason"] for r in rejected)

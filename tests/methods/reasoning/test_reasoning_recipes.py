@@ -24,7 +24,7 @@ def test_seed_problems_are_forty_and_their_solutions_verify():
 @pytest.mark.slow
 @needs_embedded
 def test_rest_em_recipe(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "rest-em", "k=2", n=2)
+    run, data, rejected = run_recipe(tmp_path, "rest-em", "sample", "steps.sample.k=2", n=2)
     assert run["counts"]["sample"]["in"] == 2 and run["counts"]["sample"]["out"] == 4
     assert run["counts"]["verified"]["in"] == 4 and len(data) + len(rejected) == 4
     assert all(r["correct"] and r["verify_status"] == "correct" for r in data)
@@ -37,7 +37,7 @@ def test_rest_em_recipe(tmp_path):
 @pytest.mark.slow
 @needs_embedded
 def test_verified_pairs_recipe(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "verified-pairs", "k=2", n=2)
+    run, data, rejected = run_recipe(tmp_path, "verified-pairs", "pairs", "k=2", n=2)
     assert run["counts"]["pairs"]["in"] == 2 and len(rejected) == run["counts"]["pairs"]["rejected"]
     assert all(r["chosen"] != r["rejected"] and r["n_verified"] >= 1 for r in data)
     assert all(r["_reason"].startswith("no preference pair") for r in rejected)
@@ -46,7 +46,7 @@ def test_verified_pairs_recipe(tmp_path):
 @pytest.mark.slow
 @needs_embedded
 def test_pass_rate_recipe_labels_every_problem_without_selection(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "pass-rate", "k=2", "select=false", n=2)
+    run, data, rejected = run_recipe(tmp_path, "pass-rate", "label", "steps.label.k=2", "steps.label.select=false", n=2)
     assert len(data) == 2 and not rejected
     for r in data:
         assert r["n_samples"] == 2 and r["pass_rate"] == r["n_correct"] / 2 and len(r["samples"]) == 2
@@ -56,7 +56,7 @@ def test_pass_rate_recipe_labels_every_problem_without_selection(tmp_path):
 @pytest.mark.slow
 @needs_embedded
 def test_star_recipe(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "star", n=2)
+    run, data, rejected = run_recipe(tmp_path, "star", "star", n=2)
     assert len(data) + len(rejected) == 2
     assert all(r["correct"] and "(The correct answer is" not in r["rationale"] for r in data)
     assert all(r["_rejected_by"] == "star" and r["_reason"] for r in rejected)
@@ -65,7 +65,7 @@ def test_star_recipe(tmp_path):
 @pytest.mark.slow
 @needs_embedded
 def test_long_cot_recipe(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "long-cot", "require_reasoning=false", n=2)
+    run, data, rejected = run_recipe(tmp_path, "long-cot", "distill", "steps.distill.require_reasoning=false", n=2)
     assert len(data) + len(rejected) == 2
     assert all(r["correct"] and "<think>" not in r["response"] for r in data)
     assert all(r["_rejected_by"] == "distill" and r["_reason"].startswith("no verified sample") for r in rejected)

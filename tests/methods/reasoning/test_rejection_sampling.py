@@ -43,6 +43,19 @@ def test_seeds_mode_sends_k_requests_with_distinct_seeds():
     assert all(r.n == 1 for r in model.requests) and len(rows) == 3
 
 
+def test_seeds_come_from_the_record_or_the_seed_option_and_the_options_reach_the_request():
+    model = ScriptedModel(lambda req, j: "\\boxed{42}")
+    step = RejectionSampling("rs", k=2)
+    run_step(step, model, [PROBLEM])
+    [req] = model.requests
+    assert req.seed == step.seed_for(PROBLEM, "") and (req.n, req.temperature, req.max_tokens) == (2, 1.0, 512)
+
+    model = ScriptedModel(lambda req, j: "\\boxed{42}")
+    run_step(RejectionSampling("rs", k=3, sampling="seeds", seed=7, temperature=0, stop="###"), model, [PROBLEM])
+    assert sorted(r.seed for r in model.requests) == [7, 8, 9]  # seeded at temperature 0 too
+    assert all(r.temperature == 0 and r.stop == ("###",) for r in model.requests)
+
+
 def test_pairs_mode_pairs_verified_with_failed_and_rejects_problems_without_a_pair():
     model = ScriptedModel(lambda req, j: REPLIES[j])
     [pairs] = run_step(RejectionSampling("rs", k=4, emit="pairs"), model, [PROBLEM])

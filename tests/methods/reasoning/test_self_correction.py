@@ -45,7 +45,7 @@ def test_all_right_first_is_rejected():
 @pytest.mark.slow
 @needs_embedded
 def test_self_correction_recipe_on_the_embedded_model(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "self-correction", "k=1")
+    run, data, rejected = run_recipe(tmp_path, "self-correction", "revisions", "steps.revisions.k=1")
     c = run["counts"]
     assert c["revisions"]["in"] == 1 and c["verified"]["in"] == c["revisions"]["out"]
     assert all(r["correct"] and len(r["messages"]) == 6 for r in data)

@@ -98,7 +98,6 @@ class HeuristicFilter(FilterStep):
         super().__init__(name, reads=[column], inputs=inputs or ())
         self.column = column
         self.rules = build_rules(rules, f"heuristic_filter {name!r}")
-        self.options = {"column": column, "rules": [{r.name: r.options()} for r in self.rules]}
 
     def check(self, record: dict[str, Any]) -> bool | Rejected:
         text = record.get(self.column)

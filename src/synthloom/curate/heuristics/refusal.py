@@ -4,8 +4,9 @@ The refusal list gathers the phrases that instruction-data cleaning commonly rem
 "unfiltered" ShareGPT/WizardLM cleaning lists, Alpaca-style cleaning): AI self-reference ("As an AI
 language model"), inability ("I cannot", "I'm unable to"), and apology openings ("I'm sorry", "I
 apologize"). Strong phrases reject wherever they occur; weak ones (apologies, "I cannot") only when
-the reply *opens* with them (at its very start, or after a first sentence of at most three words such as "Hmm."), because "I'm sorry to hear that your
-plant died; here is how to..." or "you cannot divide by zero" are fine answers.
+the reply *opens* with them (at its very start, or after a first sentence of at most three words
+such as "Hmm."), because "I'm sorry to hear that your plant died; here is how to..." or "you cannot
+divide by zero" are fine answers.
 
 Prompt-leak words are template and role markers that should never appear in a finished reply
 ("### Instruction:", "<|im_start|>", "Human:"...), plus any the user adds (their own template words).
@@ -95,10 +96,6 @@ class RefusalRule(Rule):
                     return Failure(f"opens with {m.group(0)!r}")
         return None
 
-    def options(self) -> dict[str, Any]:
-        return {"phrases": self.phrases, "opening_phrases": self.opening_phrases, "builtin": self.builtin,
-                "window": self.window}
-
 
 def _at_sentence_start(text: str, pos: int) -> bool:
     """True when ``pos`` starts the reply, or follows a short first sentence such as "Hmm." or "Hello!"
@@ -130,5 +127,3 @@ class PromptLeakRule(Rule):
         m = self._pattern.search("\n" + text.translate(_QUOTES).lower())
         return Failure(f"contains template marker {m.group(0).strip()!r}") if m else None
 
-    def options(self) -> dict[str, Any]:
-        return {"words": self.words, "builtin": self.builtin}

@@ -113,12 +113,6 @@ class RepetitionRule(Rule):
         self.max_duplicate_ngram_char_fraction = _thresholds(
             "max_duplicate_ngram_char_fraction", self.max_duplicate_ngram_char_fraction, GOPHER_DUP_NGRAM)
 
-    def options(self) -> dict[str, Any]:
-        out = super().options()
-        for key in ("max_top_ngram_char_fraction", "max_duplicate_ngram_char_fraction"):
-            out[key] = {str(n): v for n, v in out[key].items()}
-        return out
-
     def check(self, text: str, record: dict[str, Any]) -> Failure | None:
         text = text.strip()
         if not text:

@@ -7,7 +7,6 @@ starts with the rule's name, e.g. ``"refusal: starts with \"I'm sorry\""``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -27,10 +26,6 @@ class Rule:
 
     def check(self, text: str, record: dict[str, Any]) -> Failure | None:
         raise NotImplementedError
-
-    def options(self) -> dict[str, Any]:
-        """The rule's options (for the lock file and the run fingerprint)."""
-        return dataclasses.asdict(self) if dataclasses.is_dataclass(self) else {}
 
 
 def check_fraction(rule: str, option: str, value: Any) -> None:

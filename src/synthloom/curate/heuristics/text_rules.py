@@ -77,9 +77,6 @@ class KeywordRule(Rule):
             return Failure(f"contains none of the required keywords {self.require}")
         return None
 
-    def options(self) -> dict[str, Any]:
-        return {"deny": self.deny, "require": self.require, "case_sensitive": self.case_sensitive}
-
 
 @dataclass
 class RegexRule(Rule):
@@ -118,5 +115,3 @@ class RegexRule(Rule):
                 return Failure(f"does not match required pattern {p.pattern!r}")
         return None
 
-    def options(self) -> dict[str, Any]:
-        return {"deny": self.deny, "require": self.require, "ignore_case": self.ignore_case}

@@ -1,4 +1,4 @@
-"""What every judge step shares: templates, column roles, requests, lineage.
+"""What every judge step shares: templates, column roles, sampling.
 
 A judge prompt is a Jinja2 template over *roles* — ``instruction``, ``input``, ``response``,
 ``reference`` (pairwise: ``response_a``, ``response_b``) — each filled from the record column the step
@@ -9,35 +9,45 @@ column by name; the step then reads it (checked before the run).
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
-from ...llm.types import Request
-from ...pipeline.llm_step import LLMStep, lineage_entry
-from ...pipeline.templates import TemplateError, render, template_columns
+from ...pipeline.config import SAMPLING_KEYS
+from ...pipeline.model_step import ModelStep, chat
+from ...pipeline.templates import TemplateError, template_columns
 
-__all__ = ["PromptBuilder", "lineage_entry", "make_request", "number", "packaged_template", "sampling_options",
-           "template_source"]
+__all__ = ["PromptBuilder", "judge_sampling", "judge_template", "number"]
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 CONTEXT_NAMES = frozenset({"lo", "hi", "criteria", "score_descriptions", "aspects"})
 
 
-@functools.lru_cache(maxsize=64)
-def packaged_template(name: str) -> str:
-    return (TEMPLATE_DIR / f"{name}.jinja").read_text(encoding="utf-8")
-
-
-def template_source(template: str, where: str) -> str:
-    """``template`` is a packaged template's name (``pointwise``, ``alpagasus``...) or Jinja2 source."""
+def judge_template(step: ModelStep, template: str, where: str) -> str:
+    """``template`` is Jinja2 source or the name of a packaged template (``pointwise``, ``alpagasus``...),
+    loaded through the step (so its text is part of the step's fingerprint)."""
     if "{{" in template or "{%" in template or "\n" in template:
         return template
     if (TEMPLATE_DIR / f"{template}.jinja").is_file():
-        return packaged_template(template)
+        return step.load_template(f"{TEMPLATE_DIR.name}/{template}.jinja")
     names = sorted(p.stem for p in TEMPLATE_DIR.glob("*.jinja"))
     raise ValueError(f"{where}: template {template!r} is neither Jinja2 source (with {{{{ ... }}}}) nor a packaged "
                      f"template ({', '.join(names)})")
+
+
+def judge_sampling(where: str, config: dict[str, Any], *, max_tokens: int, want_logprobs: bool) -> dict[str, Any]:
+    """A judge's sampling options from its ``config``: greedy (``temperature`` 0) and the rubric's
+    ``max_tokens`` unless set, one answer per record, the top-20 logprobs when the score needs them."""
+    given = {k: config.get(k) for k in SAMPLING_KEYS}
+    n, logprobs, top_logprobs = given["n"], given["logprobs"], given["top_logprobs"]
+    if n not in (None, 1):
+        raise ValueError(f"{where}: n must be 1 (a judge asks once per record); use judge_jury for several opinions")
+    if top_logprobs is not None and not (isinstance(top_logprobs, int) and 1 <= top_logprobs <= 20):
+        raise ValueError(f"{where}: top_logprobs must be between 1 and 20, got {top_logprobs!r}")
+    out = {"temperature": 0.0, "max_tokens": max_tokens}
+    out.update({k: v for k, v in given.items() if v is not None and k not in ("n", "logprobs", "top_logprobs")})
+    if want_logprobs or logprobs:
+        out.update(logprobs=True, top_logprobs=top_logprobs or 20)
+    return out
 
 
 def number(x: float) -> int | float:
@@ -46,7 +56,7 @@ def number(x: float) -> int | float:
 
 
 class PromptBuilder:
-    """Renders a judge's messages from a record: role columns, scale and criteria into the template."""
+    """A judge's prompt: the role columns, scale and criteria rendered into its template."""
 
     def __init__(self, template: str, system: str | None, roles: dict[str, str | None], context: dict[str, Any],
                  *, raw: bool, where: str) -> None:
@@ -75,48 +85,11 @@ class PromptBuilder:
             ctx.update(overrides)
         return ctx
 
-    def messages(self, record: dict[str, Any], params: dict[str, Any] | None,
+    def messages(self, step: ModelStep, record: dict[str, Any],
                  overrides: dict[str, Any] | None = None) -> list[dict[str, str]] | str:
-        ctx = self.values(record, overrides)
-        text = render(self.template, ctx, params)
+        """The chat messages (a raw completion prompt for a ``raw`` template) for ``record``."""
+        view = self.values(record, overrides)
+        text = step.render(self.template, view)
         if self.raw:
             return text
-        msgs = []
-        if self.system:
-            msgs.append({"role": "system", "content": render(self.system, ctx, params)})
-        msgs.append({"role": "user", "content": text})
-        return msgs
-
-
-def make_request(step: LLMStep, made: list[dict[str, str]] | str, record: dict[str, Any]) -> Request:
-    """The request ``step`` sends for prompt ``made`` (its sampling options; a per-record seed when sampling)."""
-    params = dict(step.sampling)
-    if params.get("seed") is None and params.get("temperature") != 0:
-        params["seed"] = step._seed(record)
-    if isinstance(made, str):
-        return Request.completion(made, **params) if step.raw else Request.chat([{"role": "user", "content": made}],
-                                                                                 **params)
-    return Request.chat(made, **params)
-
-
-def sampling_options(step: str, *, temperature: float | None, max_tokens: int | None, top_p: float | None,
-                     seed: int | None, stop: Any, n: int | None, logprobs: bool | None, top_logprobs: int | None,
-                     default_max_tokens: int, want_logprobs: bool) -> dict[str, Any]:
-    """The sampling keyword arguments of a judge (``temperature`` 0 unless set: judges grade greedily)."""
-    if n not in (None, 1):
-        raise ValueError(f"judge {step!r}: n must be 1 (a judge asks once per record); use judge_jury for several "
-                         "opinions")
-    if top_logprobs is not None and not (isinstance(top_logprobs, int) and 1 <= top_logprobs <= 20):
-        raise ValueError(f"judge {step!r}: top_logprobs must be between 1 and 20, got {top_logprobs!r}")
-    out: dict[str, Any] = {"temperature": 0.0 if temperature is None else temperature,
-                           "max_tokens": default_max_tokens if max_tokens is None else max_tokens}
-    if top_p is not None:
-        out["top_p"] = top_p
-    if seed is not None:
-        out["seed"] = seed
-    if stop is not None:
-        out["stop"] = stop
-    if want_logprobs or logprobs:
-        out["logprobs"] = True
-        out["top_logprobs"] = top_logprobs or 20
-    return out
+        return chat(text, step.render(self.system, view) if self.system else None)

@@ -16,7 +16,7 @@ Only single-token values count: on a 1–10 scale, "10" is seen only if the toke
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from ...llm.types import TokenLogprob
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ...pipeline.llm_step import RowError
+from ...llm.structured import StructuredOutputError
+from ...pipeline.model_step import RowError
 from ...pipeline.step import Rejected
-from ...records import add_lineage
-from .base import lineage_entry, make_request
+from ...records import adopt_rows
 from .parsing import JudgeParseError
 from .pointwise import Judge
 
@@ -49,6 +50,7 @@ class JudgeJury(Judge):
     (``mean``/``median``/``majority``/``min``/``max``); see the module docstring."""
 
     type_name = "judge_jury"
+    dropped_options = ("model",)  # the jurors are `models`
 
     def __init__(self, name: str, *, models: list[str], aggregate: str = "mean", min_valid: int | None = None,
                  jury_column: str = "jury_scores", **judge_options: Any) -> None:
@@ -64,62 +66,46 @@ class JudgeJury(Judge):
             raise ValueError(f"{where}: min_valid must be between 1 and {len(models)}; got {min_valid!r}")
         if "model" in judge_options:
             raise ValueError(f"{where}: a jury takes `models:` (a list), not `model:`")
+        self.jury_column = jury_column
         super().__init__(name, model=models[0], **judge_options)
         self.jurors = list(models)
         self.models = list(models)
         self.aggregate = aggregate
         self.min_valid = len(models) if min_valid is None else min_valid
-        self.jury_column = jury_column
-        self.writes.add(jury_column)
         self.citations.append(JURY)
-        self.options = {**self.options, "models": self.jurors, "aggregate": aggregate, "min_valid": self.min_valid}
 
-    def output_columns(self) -> list[str]:
-        return [*super().output_columns(), getattr(self, "jury_column", "jury_scores")]
+    def judge_columns(self) -> list[str]:
+        return [*super().judge_columns(), self.jury_column]
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
-        assert self.ctx is not None, "step used before setup()"
-        req = make_request(self, self.prompt(record), record)
-        models = [self.ctx.model(m) for m in self.jurors]
-        if self.json_schema is not None:
-            from ...llm.structured import complete_structured
-
-            async def ask(model: Any) -> Any:
-                value, resp = await complete_structured(model, req, self.json_schema,
-                                                        max_attempts=self.structured_attempts)
-                resp.parsed = value
-                return resp
-            responses = await asyncio.gather(*(ask(m) for m in models), return_exceptions=True)
-        else:
-            responses = await asyncio.gather(*(m.complete(req) for m in models), return_exceptions=True)
+        made = self.prompt(record)
+        answers = await asyncio.gather(
+            *(self.call(record, made, model=juror, raw=self.raw, json_schema=self.json_schema,
+                        structured_attempts=self.structured_attempts, lineage={"juror": juror})
+              for juror in self.jurors), return_exceptions=True)
         verdicts: dict[str, dict[str, Any] | None] = {}
         problems: list[str] = []
-        for name, resp in zip(self.jurors, responses):
-            if isinstance(resp, BaseException):
-                from ...llm.structured import StructuredOutputError
-
-                if not isinstance(resp, StructuredOutputError):
-                    raise resp  # model failures stay model failures (retried on resume)
+        for name, answer in zip(self.jurors, answers):
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, StructuredOutputError):
+                    raise answer  # model failures stay model failures (retried on resume)
                 verdicts[name] = None
-                problems.append(f"{name}: {resp}")
+                problems.append(f"{name}: {answer}")
                 continue
             try:
-                verdicts[name] = self.judgement(resp)
+                verdicts[name] = self.judgement(answer[0])
             except JudgeParseError as e:
                 verdicts[name] = None
                 problems.append(f"{name}: {e}")
         valid = {n: v for n, v in verdicts.items() if v is not None}
         if len(valid) < self.min_valid:
-            raws = "\n---\n".join(f"[{n}] {getattr(r, 'raw_text', r) if isinstance(r, BaseException) else r.text}"
-                                  for n, r in zip(self.jurors, responses))
+            raws = "\n---\n".join(f"[{n}] {getattr(a, 'raw_text', a) if isinstance(a, BaseException) else a[0].text}"
+                                  for n, a in zip(self.jurors, answers))
             raise RowError(f"judge_jury {self.name!r}: {len(valid)} of {len(self.jurors)} jurors gave a readable "
                            f"judgement (need {self.min_valid}): " + "; ".join(problems), raw_text=raws)
         out = {**record, **self._combine(valid)}
         out[self.jury_column] = {n: (v[self.score_column] if v else None) for n, v in verdicts.items()}
-        for name, model, resp in zip(self.jurors, models, responses):
-            if not isinstance(resp, BaseException):
-                add_lineage(out, lineage_entry(self, model, name, req, resp, juror=name))
-        return [out]
+        return adopt_rows(record, out, self.name, [a[1] for a in answers if not isinstance(a, BaseException)])
 
     def _combine(self, valid: dict[str, dict[str, Any]]) -> dict[str, Any]:
         agg = AGGREGATES[self.aggregate]

@@ -16,15 +16,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ...pipeline.llm_step import LLMStep, RowError
+from ...pipeline.model_step import ModelStep, RowError
 from ...pipeline.step import Rejected
-from ...records import add_lineage
-from .base import PromptBuilder, lineage_entry, make_request, sampling_options, template_source
+from ...records import adopt_rows
+from .base import PromptBuilder, judge_sampling, judge_template
 from .parsing import JudgeParseError, parse_pairwise
 from .rubrics import get_rubric
 
 
-class PairwiseJudge(LLMStep):
+class PairwiseJudge(ModelStep):
     """Compares the ``response_a`` and ``response_b`` columns with an LLM judge in both orders
     (order swap against position bias; inconsistent verdicts are ties). See the module docstring."""
 
@@ -65,42 +65,31 @@ class PairwiseJudge(LLMStep):
         if response_a == response_b:
             raise ValueError(f"{where}: response_a and response_b name the same column {response_a!r}")
         self.criteria = preset.criteria if criteria is None else criteria
-        template_text = template_source(template or preset.template, where)
-        system_text = preset.system if system is None else (system or None)
-        roles = {"instruction": instruction, "input": input, "reference": reference,
-                 "response_a": response_a, "response_b": response_b}
-        self.builder = PromptBuilder(template_text, system_text, roles, {"criteria": self.criteria},
-                                     raw=False, where=where)
-        self.columns = (response_a, response_b)
+        self.response_columns = (response_a, response_b)
         self.swap = bool(swap)
         self.winner_column, self.verdicts_column, self.reason_column = winner_column, verdicts_column, reason_column
-        sampling = sampling_options(name, temperature=temperature, max_tokens=max_tokens, top_p=top_p, seed=seed,
-                                    stop=stop, n=n, logprobs=logprobs, top_logprobs=top_logprobs,
-                                    default_max_tokens=preset.max_tokens, want_logprobs=False)
-        super().__init__(name, model=model, reads=self.builder.reads | {response_a, response_b},
-                         writes=[winner_column, verdicts_column, reason_column], inputs=inputs or (),
-                         citations=[preset.citation], **sampling)
-        self.writes.discard(self.output)  # process() writes the columns above, not LLMStep's default output
-        self.options = {"rubric": rubric, "criteria": self.criteria, "template": template_text, "system": system_text,
-                        "roles": roles, "swap": self.swap,
-                        "columns": [winner_column, verdicts_column, reason_column]}
-
-    def prompt(self, record: dict[str, Any]) -> list[dict[str, str]] | str:
-        return self._messages(record, ("a", "b"))
+        super().__init__(name, model=model, reads={response_a, response_b}, inputs=inputs or (),
+                         writes=[winner_column, verdicts_column, reason_column], citations=[preset.citation],
+                         **judge_sampling(where, self.config, max_tokens=preset.max_tokens, want_logprobs=False))
+        roles = {"instruction": instruction, "input": input, "reference": reference,
+                 "response_a": response_a, "response_b": response_b}
+        self.builder = PromptBuilder(judge_template(self, template or preset.template, where),
+                                     preset.system if system is None else (system or None), roles,
+                                     {"criteria": self.criteria}, raw=False, where=where)
+        self.reads |= self.builder.reads
 
     def _messages(self, record: dict[str, Any], order: tuple[str, str]) -> list[dict[str, str]] | str:
-        col = {"a": self.columns[0], "b": self.columns[1]}
+        col = dict(zip("ab", self.response_columns))
         overrides = {"response_a": record.get(col[order[0]]), "response_b": record.get(col[order[1]])}
-        return self.builder.messages(record, self.ctx.params if self.ctx else None, overrides)
+        return self.builder.messages(self, record, overrides)
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
-        assert self.ctx is not None, "step used before setup()"
-        model = self.ctx.model(self.model_name)
         orders = [("a", "b"), ("b", "a")] if self.swap else [("a", "b")]
-        requests = [make_request(self, self._messages(record, order), record) for order in orders]
-        responses = await asyncio.gather(*(model.complete(req) for req in requests))
+        prompts = [self._messages(record, order) for order in orders]
+        answers = await asyncio.gather(*(self.call(record, prompt, lineage={"order": "".join(order)})
+                                         for prompt, order in zip(prompts, orders)))
         verdicts = []
-        for order, resp in zip(orders, responses):
+        for order, (resp, _) in zip(orders, answers):
             try:
                 verdict, _ = parse_pairwise(resp.text)
             except JudgeParseError as e:
@@ -110,7 +99,5 @@ class PairwiseJudge(LLMStep):
             verdicts.append({"A": order[0], "B": order[1], "tie": "tie"}[verdict])
         winner = verdicts[0] if len(set(verdicts)) == 1 else "tie"
         out = {**record, self.winner_column: winner, self.verdicts_column: verdicts,
-               self.reason_column: [r.text.strip() for r in responses]}
-        for order, req, resp in zip(orders, requests, responses):
-            add_lineage(out, lineage_entry(self, model, self.model_name, req, resp, order="".join(order)))
-        return [out]
+               self.reason_column: [resp.text.strip() for resp, _ in answers]}
+        return adopt_rows(record, out, self.name, [entry for _, entry in answers])

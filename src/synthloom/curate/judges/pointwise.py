@@ -24,7 +24,7 @@ from typing import Any
 
 from ...llm.types import Response
 from ...pipeline.llm_step import LLMStep, RowError
-from .base import PromptBuilder, number, sampling_options, template_source
+from .base import PromptBuilder, judge_sampling, judge_template, number
 from .expected_score import expected_score
 from .parsing import JudgeParseError, parse_aspects, parse_binary, parse_score
 from .rubrics import MODES, get_rubric
@@ -109,28 +109,23 @@ class Judge(LLMStep):
         self.reason_column = reason_column
         self.aspects_column = aspects_column
         self.rubric = preset
-        template_text = template_source(template or preset.template, where)
         raw = preset.raw if raw is None else raw
-        system_text = preset.system if system is None else (system or None)
+        sampling = judge_sampling(where, self.config, max_tokens=preset.max_tokens, want_logprobs=self.expected)
+        super().__init__(name, model=model, raw=raw, json_schema=self._schema() if structured else None,
+                         writes=self.judge_columns(), inputs=inputs or (),
+                         citations=[preset.citation] if preset.citation else [], **sampling)
         roles = {"instruction": instruction, "input": input, "response": response, "reference": reference}
         context = {"lo": number(self.lo), "hi": number(self.hi), "criteria": self.criteria,
                    "score_descriptions": self.score_descriptions,
                    "aspects": [{"name": k, "description": v} for k, v in self.aspects.items()]}
-        self.builder = PromptBuilder(template_text, system_text, roles, context, raw=raw, where=where)
-        sampling = sampling_options(name, temperature=temperature, max_tokens=max_tokens, top_p=top_p, seed=seed,
-                                    stop=stop, n=n, logprobs=logprobs, top_logprobs=top_logprobs,
-                                    default_max_tokens=preset.max_tokens, want_logprobs=self.expected)
-        super().__init__(name, model=model, raw=raw, json_schema=self._schema() if structured else None,
-                         reads=self.builder.reads, writes=self.output_columns(), inputs=inputs or (),
-                         citations=[preset.citation] if preset.citation else [], **sampling)
-        self.options = {"rubric": rubric, "mode": self.mode, "scale": [self.lo, self.hi], "criteria": self.criteria,
-                        "score_descriptions": self.score_descriptions, "aspects": self.aspects,
-                        "template": template_text, "system": system_text, "roles": roles,
-                        "expected_score": self.expected, "structured": structured,
-                        "columns": self.output_columns()}
+        self.builder = PromptBuilder(judge_template(self, template or preset.template, where),
+                                     preset.system if system is None else (system or None), roles, context,
+                                     raw=raw, where=where)
+        self.reads |= self.builder.reads
 
     # ------------------------------------------------------------------------------ columns, schema
-    def output_columns(self) -> list[str]:
+    def judge_columns(self) -> list[str]:
+        """The columns this judge writes."""
         cols = [self.score_column, self.reason_column]
         if self.mode == "aspects":
             cols.append(self.aspects_column)
@@ -155,7 +150,7 @@ class Judge(LLMStep):
 
     # ------------------------------------------------------------------------------ prompt, parse
     def prompt(self, record: dict[str, Any]) -> list[dict[str, str]] | str:
-        return self.builder.messages(record, self.ctx.params if self.ctx else None)
+        return self.builder.messages(self, record)
 
     def judgement(self, response: Response) -> dict[str, Any]:
         """The output columns for one reply (raises :class:`JudgeParseError` when unreadable)."""

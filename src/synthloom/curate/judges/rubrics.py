@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any
 
 ALPAGASUS = "Chen et al. 2023, AlpaGasus: Training a Better Alpaca with Fewer Data (arXiv 2307.08701)"
 ULTRAFEEDBACK = "Cui et al. 2023, UltraFeedback: Boosting Language Models with High-quality Feedback (arXiv 2310.01377)"
@@ -60,9 +59,6 @@ class Rubric:
     raw: bool = False
     score_column: str = "score"
     max_tokens: int = 512
-
-    def options(self) -> dict[str, Any]:
-        return {"rubric": self.name, "mode": self.mode, "scale": [self.lo, self.hi], "template": self.template}
 
 
 _PROMETHEUS_LEVELS = {

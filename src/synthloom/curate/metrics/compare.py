@@ -10,14 +10,14 @@ clusters.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .embedding import kmeans, unit_rows
 from .stats import length_stats, texts_of, token_stats
-from .summary import (MetricOptions, embedding_metrics, lexical_metrics, resolve_encoder, sample_indices,
-                      score_distributions)
+from .summary import MetricOptions, embedding_metrics, lexical_metrics, resolve_encoder, sample_indices, score_distributions
 from .text import as_text
 
 #: (label, path into one generator's metrics) — the rows of the side-by-side table

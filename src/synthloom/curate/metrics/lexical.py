@@ -18,7 +18,7 @@ import gzip
 import math
 import random
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from .text import ngrams, word_tokens
 

@@ -7,8 +7,9 @@ sample of at most ``embed_sample`` texts (encoding is the slow part: ~100 texts/
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -10,7 +10,8 @@ the same clusters). The kept rows get their cluster number in ``cluster_column``
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,6 @@ class TopKPerCluster(GlobalStep):
         super().__init__(name, reads=[*self.text, column_root(column)], writes=[cluster_column], inputs=inputs or ())
         self.column, self.k, self.n_clusters, self.order, self.seed = column, k, n_clusters, order, seed
         self.cluster_column, self.encoder = cluster_column, encoder
-        self.options = {"column": column, "k": k, "text": self.text, "n_clusters": n_clusters, "order": order,
-                        "seed": seed, "cluster_column": cluster_column, "encoder": encoder}
 
     def run(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
         from ..embeddings import record_text

@@ -18,7 +18,8 @@ disk; memory holds the scores, the ids and the selected embeddings (at most ``bu
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -110,8 +111,6 @@ class DeitaSelect(GlobalStep):
                              "Data Selection in Instruction Tuning (DEITA, arXiv 2312.15685)"])
         self.max_similarity, self.budget = float(max_similarity), budget
         self.score_column, self.encoder = score_column, encoder
-        self.options = {"text": self.text, "score_columns": self.score_cols, "max_similarity": self.max_similarity,
-                        "budget": budget, "score_column": score_column, "encoder": encoder}
 
     def _score(self, record: dict[str, Any]) -> float | None:
         product = 1.0

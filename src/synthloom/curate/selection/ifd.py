@@ -77,8 +77,6 @@ class IFDScore(MapStep):
         self.n_ctx = n_ctx
         self._scorer: LogLikelihoodScorer | None = None
         self._lock = threading.Lock()
-        self.options = {"instruction": instruction, "response": response, "input": input, "model": model,
-                        "template": template, "direct_prefix": direct_prefix, "column": column, "n_ctx": n_ctx}
 
     def setup(self, ctx: Any) -> None:
         """Fails before any row is read when the model is not an in-process GGUF."""

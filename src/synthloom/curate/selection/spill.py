@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -75,7 +76,7 @@ class RowSpill:
             self._file.close()
         self.path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "RowSpill":
+    def __enter__(self) -> RowSpill:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -136,7 +137,7 @@ class EmbeddingSpill:
             self._file.close()
         self.path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "EmbeddingSpill":
+    def __enter__(self) -> EmbeddingSpill:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,7 +16,8 @@ numeric value is rejected with a reason saying so.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,6 @@ class SelectThreshold(FilterStep):
             raise ValueError(f"{where}: give at least one bound: min, max, greater_than or less_than")
         super().__init__(name, reads=[column_root(column)], inputs=inputs or ())
         self.column = column
-        self.options = {"column": column, "bounds": [[op, v] for op, v in self.bounds]}
 
     def check(self, record: dict[str, Any]) -> bool | Rejected:
         value = numeric(value_at(record, self.column))
@@ -103,7 +103,6 @@ class SelectBand(_TwoPass):
             raise ValueError(f"{where}: lo ({self.lo}) is above hi ({self.hi})")
         super().__init__(name, reads=[column_root(column)], inputs=inputs or ())
         self.column, self.by = column, by
-        self.options = {"column": column, "lo": self.lo, "hi": self.hi, "by": by}
 
     def run(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
         with RowSpill(spill_folder(self)) as spill:
@@ -147,7 +146,6 @@ class SelectTop(_TwoPass):
             raise ValueError(f"{where}: order must be 'desc' (highest first) or 'asc', got {order!r}")
         super().__init__(name, reads=[column_root(column)], inputs=inputs or ())
         self.column, self.k, self.fraction, self.order = column, k, fraction, order
-        self.options = {"column": column, "k": k, "fraction": fraction, "order": order}
 
     def run(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
         with RowSpill(spill_folder(self)) as spill:

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ...pipeline.model_step import chat
 from ...pipeline.step import Rejected
 from ...verify.code import KINDS
-from .base import CodeMethodStep, load_template
+from .base import CodeMethodStep
 from .execution import failure_reason, feedback_text
 from .extract import extract_code
 
@@ -76,20 +77,17 @@ class CodeRepair(CodeMethodStep):
         reads = [question_column, tests_column] + [c for c in (solution_column,) if c]
         if entry_point_column and not entry_point:
             reads.append(entry_point_column)
-        templates = {"solve": solve_template or load_template("code_repair_solve.jinja"),
-                     "feedback": feedback_template or load_template("code_repair_feedback.jinja"),
-                     "system": system or ""}
-        super().__init__(name, templates=templates, reads=reads, writes=writes, temperature=temperature,
-                         max_tokens=max_tokens, citations=[*CITATIONS, *citations], **kwargs)
-        self.question_column, self.tests_column, self.kind = question_column, tests_column, kind
+        super().__init__(name, reads=reads, writes=writes, temperature=temperature, max_tokens=max_tokens,
+                         citations=[*CITATIONS, *citations], **kwargs)
+        self.solve_template = self.template(solve_template or None, "code_repair_solve.jinja")
+        self.feedback_template = self.template(feedback_template or None, "code_repair_feedback.jinja")
+        self.system_template = system or ""
+        self.read_columns(self.system_template, not_columns=self.view_names)
+        self.question_column, self.tests_column, self.tests_kind = question_column, tests_column, kind
         self.entry_point = entry_point
         self.entry_point_column = None if entry_point else entry_point_column
         self.solution_column, self.max_rounds = solution_column, int(max_rounds)
         self.feedback, self.history, self.emit, self.require_pass = feedback, history, emit, bool(require_pass)
-        self.options.update(question_column=question_column, tests_column=tests_column, kind=kind,
-                            entry_point=entry_point, entry_point_column=self.entry_point_column,
-                            solution_column=solution_column, max_rounds=self.max_rounds, feedback=feedback,
-                            history=history, emit=emit, require_pass=self.require_pass)
 
     async def run(self, record: dict[str, Any]):
         problem = record.get(self.question_column)
@@ -100,14 +98,15 @@ class CodeRepair(CodeMethodStep):
             raise ValueError(f"code_repair {self.name!r}: column {self.tests_column!r} has no tests")
         entry = self.entry_point or (record.get(self.entry_point_column) if self.entry_point_column else None)
         view = {**self.base_columns(record), "problem": problem, "entry_point": entry}
-        system = self.render("system", view).strip() or None
-        opening = self.chat(self.render("solve", view), system)
+        system = self.render(self.system_template, view).strip() or None
+        opening = chat(self.render(self.solve_template, view), system)
         lineage: list[dict[str, Any]] = []
         given = record.get(self.solution_column) if self.solution_column else None
         if isinstance(given, str) and given.strip():
             reply, code = f"```python\n{given.strip()}\n```", given
         else:
-            [reply], lineage = await self.texts(record, opening, salt="round0")
+            [reply], call_entry = await self.texts(record, opening, salt="round0")
+            lineage.append(call_entry)
             code = extract_code(reply, entry_point=entry)
         trajectory: list[dict[str, Any]] = []
         messages = list(opening)
@@ -115,7 +114,7 @@ class CodeRepair(CodeMethodStep):
             attempt: dict[str, Any] = {"round": round_no, "code": code, "reply": reply}
             verdict = None
             if code:
-                verdict = await self.sandbox.averify(code, tests, kind=self.kind, entry_point=entry)
+                verdict = await self.sandbox.averify(code, tests, kind=self.tests_kind, entry_point=entry)
                 if verdict.status == "error":
                     raise ValueError(f"code_repair {self.name!r}: the tests in {self.tests_column!r} are unusable: "
                                      f"{verdict.detail}")
@@ -131,11 +130,11 @@ class CodeRepair(CodeMethodStep):
                        "status": attempt["status"], "feedback": feedback_text(verdict) if verdict else "",
                        "n_passed": sum(r["passed"] for r in verdict.results) if verdict else 0,
                        "n_tests": len(verdict.results) if verdict else 0}
-            attempt["feedback"] = self.render("feedback", fb_view)
+            attempt["feedback"] = self.render(self.feedback_template, fb_view)
             turn = [{"role": "assistant", "content": reply}, {"role": "user", "content": attempt["feedback"]}]
             messages = [*messages, *turn] if self.history == "full" else [*opening, *turn]
-            [reply], more = await self.texts(record, messages, salt=f"round{round_no + 1}")
-            lineage += more
+            [reply], call_entry = await self.texts(record, messages, salt=f"round{round_no + 1}")
+            lineage.append(call_entry)
             code = extract_code(reply, entry_point=entry)
         return self.emit_rows(record, problem, trajectory), lineage
 

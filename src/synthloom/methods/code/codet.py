@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...pipeline.step import Rejected
-from .base import CodeMethodStep, load_template
+from .base import CodeMethodStep
 from .execution import failure_reason
 from .extract import extract_asserts, extract_code
 
@@ -102,18 +102,14 @@ class CodeT(CodeMethodStep):
                   "ranked": ["solution", "rank", "codet_score", "passed_tests", "generated_tests", "gold_passed"],
                   "pairs": ["chosen", "rejected", "chosen_score", "rejected_score", "pair_basis"]}[emit]
         reads = [question_column] + [c for c in (entry_point_column, gold_tests_column) if c]
-        super().__init__(name, templates={"solution": solution_template or load_template("codet_solution.jinja"),
-                                          "tests": tests_template or load_template("codet_tests.jinja")},
-                         reads=reads, writes=writes, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+        super().__init__(name, reads=reads, writes=writes, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
                          timeout=timeout, citations=[CITATION, *citations], **kwargs)
+        self.solution_template = self.template(solution_template or None, "codet_solution.jinja")
+        self.tests_template = self.template(tests_template or None, "codet_tests.jinja")
         self.question_column, self.entry_point_column = question_column, entry_point_column
         self.gold_tests_column = gold_tests_column
         self.n_solutions, self.n_test_samples = int(n_solutions), int(n_test_samples)
         self.tests_per_sample, self.score, self.emit, self.max_pairs = int(tests_per_sample), score, emit, int(max_pairs)
-        self.options.update(question_column=question_column, entry_point_column=entry_point_column,
-                            gold_tests_column=gold_tests_column, n_solutions=self.n_solutions,
-                            n_test_samples=self.n_test_samples, tests_per_sample=self.tests_per_sample,
-                            score=score, emit=emit, max_pairs=self.max_pairs)
 
     async def run(self, record: dict[str, Any]):
         problem = record.get(self.question_column)
@@ -122,9 +118,9 @@ class CodeT(CodeMethodStep):
         entry = record.get(self.entry_point_column) if self.entry_point_column else None
         view = {**self.base_columns(record), "problem": problem, "entry_point": entry}
         (sol_texts, l1), (test_texts, l2) = await asyncio.gather(
-            self.texts(record, self.chat(self.render("solution", view)), n=self.n_solutions, salt="solutions"),
-            self.texts(record, self.chat(self.render("tests", view)), n=self.n_test_samples, salt="tests"))
-        lineage = l1 + l2
+            self.texts(record, self.render(self.solution_template, view), n=self.n_solutions, salt="solutions"),
+            self.texts(record, self.render(self.tests_template, view), n=self.n_test_samples, salt="tests"))
+        lineage = [l1, l2]
         codes = [c for c in (extract_code(t, entry_point=entry) for t in sol_texts) if c]
         tests = collect_tests(test_texts, self.tests_per_sample)
         if not codes:

@@ -24,13 +24,10 @@ class KeepPassing(FilterStep):
             raise ValueError(f"keep_passing {name!r}: min_pass_rate must be in (0, 1], not {min_pass_rate}")
         super().__init__(name, reads=[passed_column, status_column, pass_rate_column, results_column], inputs=inputs)
         self.min_pass_rate = float(min_pass_rate)
-        self.columns = (passed_column, status_column, pass_rate_column, results_column)
-        self.options = {"min_pass_rate": self.min_pass_rate, "passed_column": passed_column,
-                        "status_column": status_column, "pass_rate_column": pass_rate_column,
-                        "results_column": results_column}
+        self.verdict_columns = (passed_column, status_column, pass_rate_column, results_column)
 
     def check(self, record: dict[str, Any]) -> bool | Rejected:
-        passed_col, status_col, rate_col, results_col = self.columns
+        passed_col, status_col, rate_col, results_col = self.verdict_columns
         rate = float(record.get(rate_col) or 0.0)
         if record.get(passed_col) or (self.min_pass_rate < 1.0 and rate >= self.min_pass_rate):
             return True

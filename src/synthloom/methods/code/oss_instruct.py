@@ -20,9 +20,10 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
+from ...pipeline.model_step import chat
 from ...pipeline.step import MapStep, Rejected
 from ...records import ID
-from .base import CodeMethodStep, load_template
+from .base import CodeMethodStep
 from .extract import (
     defined_functions,
     extract_asserts,
@@ -52,8 +53,6 @@ class OssInstructSeed(MapStep):
         super().__init__(name, reads=[code_column], writes=[seed_column], inputs=inputs, citations=[CITATION])
         self.code_column, self.seed_column = code_column, seed_column
         self.min_lines, self.max_lines = int(min_lines), int(max_lines)
-        self.options = {"code_column": code_column, "seed_column": seed_column, "min_lines": self.min_lines,
-                        "max_lines": self.max_lines}
 
     def map(self, record: dict[str, Any]) -> dict[str, Any]:
         doc = record.get(self.code_column)
@@ -98,16 +97,13 @@ class OssInstruct(CodeMethodStep):
                              f"'followup' (a second request), not {tests_from!r}")
         if int(n_tests) < 1:
             raise ValueError(f"oss_instruct {name!r}: n_tests must be >= 1, not {n_tests}")
-        templates = {"user": template or load_template("oss_instruct.jinja"),
-                     "system": system if system is not None else load_template("oss_instruct_system.jinja"),
-                     "tests": tests_template or load_template("oss_instruct_tests.jinja")}
-        super().__init__(name, templates=templates, reads=[seed_column],
-                         writes=["problem", "solution", "code", "tests", "entry_point"], temperature=temperature,
-                         max_tokens=max_tokens, citations=[CITATION, *citations], **kwargs)
+        super().__init__(name, reads=[seed_column], writes=["problem", "solution", "code", "tests", "entry_point"],
+                         temperature=temperature, max_tokens=max_tokens, citations=[CITATION, *citations], **kwargs)
+        self.user_template = self.template(template or None, "oss_instruct.jinja")
+        self.system_template = self.template(system, "oss_instruct_system.jinja")
+        self.tests_template = self.template(tests_template or None, "oss_instruct_tests.jinja")
         self.seed_column, self.lang_column, self.default_lang = seed_column, lang_column, default_lang
         self.tests_from, self.n_tests = tests_from, int(n_tests)
-        self.options.update(seed_column=seed_column, lang_column=lang_column, default_lang=default_lang,
-                            tests_from=tests_from, n_tests=self.n_tests)
 
     def view(self, record: dict[str, Any]) -> dict[str, Any]:
         lang = record.get(self.lang_column) if self.lang_column else None
@@ -119,8 +115,9 @@ class OssInstruct(CodeMethodStep):
         if not isinstance(seed, str) or not seed.strip():
             raise ValueError(f"oss_instruct {self.name!r}: column {self.seed_column!r} is empty or not text")
         view = self.view(record)
-        system = self.render("system", view).strip() or None
-        [reply], lineage = await self.texts(record, self.chat(self.render("user", view), system))
+        system = self.render(self.system_template, view).strip() or None
+        [reply], call_entry = await self.texts(record, chat(self.render(self.user_template, view), system))
+        lineage = [call_entry]
         parsed = parse_reply(reply)
         if isinstance(parsed, Rejected):
             return parsed, lineage
@@ -129,9 +126,9 @@ class OssInstruct(CodeMethodStep):
             if self.tests_from == "inline":
                 return Rejected("no assert tests in the reply (no [Tests] section, no asserts after the solution)"), \
                     lineage
-            prompt = self.render("tests", {**view, "problem": problem, "code": code})
-            [test_reply], more = await self.texts(record, self.chat(prompt), salt="tests")
-            lineage += more
+            prompt = self.render(self.tests_template, {**view, "problem": problem, "code": code})
+            [test_reply], more = await self.texts(record, prompt, salt="tests")
+            lineage.append(more)
             tests = tests or extract_asserts(test_reply, limit=self.n_tests * 2)
             if not tests:
                 return Rejected("no assert tests in the follow-up reply"), lineage

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...pipeline.step import Rejected
-from .base import CodeMethodStep, load_template
+from .base import CodeMethodStep
 from .execution import failure_reason
 from .extract import extract_asserts, extract_code
 from .mutants import mutants
@@ -56,19 +56,15 @@ class UnitTestSynthesis(CodeMethodStep):
             raise ValueError(f"unit_test_synthesis {name!r}: mutation_check needs reference_column (mutants are "
                              "made from the reference solution); set mutation_check: false or name the column")
         reads = [question_column] + [c for c in (reference_column, entry_point_column) if c]
-        super().__init__(name, templates={"tests": template or load_template("unit_test_synthesis.jinja")},
-                         reads=reads, writes=["tests", "rejected_tests", "n_generated", "n_valid", "validated",
+        super().__init__(name, reads=reads, writes=["tests", "rejected_tests", "n_generated", "n_valid", "validated",
                                               "mutants_total", "mutants_killed", "mutation_score",
                                               "surviving_mutants"],
                          temperature=temperature, max_tokens=max_tokens, citations=[*CITATIONS, *citations], **kwargs)
+        self.tests_template = self.template(template or None, "unit_test_synthesis.jinja")
         self.question_column, self.reference_column, self.entry_point_column = (question_column, reference_column,
                                                                                  entry_point_column)
         self.n_tests, self.min_tests, self.show_reference = int(n_tests), int(min_tests), bool(show_reference)
         self.mutation_check, self.max_mutants = bool(mutation_check), int(max_mutants)
-        self.options.update(question_column=question_column, reference_column=reference_column,
-                            entry_point_column=entry_point_column, n_tests=self.n_tests, min_tests=self.min_tests,
-                            show_reference=self.show_reference, mutation_check=self.mutation_check,
-                            max_mutants=self.max_mutants)
 
     async def run(self, record: dict[str, Any]):
         problem = record.get(self.question_column)
@@ -82,7 +78,8 @@ class UnitTestSynthesis(CodeMethodStep):
         entry = record.get(self.entry_point_column) if self.entry_point_column else None
         view = {**self.base_columns(record), "problem": problem, "entry_point": entry, "n_tests": self.n_tests,
                 "reference": reference if self.show_reference else None}
-        [reply], lineage = await self.texts(record, self.chat(self.render("tests", view)))
+        [reply], call_entry = await self.texts(record, self.render(self.tests_template, view))
+        lineage = [call_entry]
         generated = extract_asserts(reply, limit=self.n_tests * 2, entry_point=entry)
         if not generated:
             return Rejected("no assert test in the reply" + (f" that calls `{entry}`" if entry else "")), lineage

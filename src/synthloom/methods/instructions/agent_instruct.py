@@ -23,21 +23,25 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...llm.types import Response
-from ...pipeline.llm_step import RowError
+from ...llm.types import Request, Response
+from ...pipeline.model_step import RowError, is_refusal, reply_text
 from ...pipeline.step import ExpandStep, LoopStep, Rejected
-from ...records import LINEAGE
 from .samplers import stable_int
-from .taxonomy_parsing import clean_item, is_refusal, parse_list, strip_label
-from .taxonomy_prompt_step import HERE, BundledPromptStep
+from .taxonomy_parsing import clean_item, parse_list, strip_label
+from .taxonomy_prompt_step import BundledPromptStep
+
+HERE = Path(__file__).parent
 
 CITATION = ("Mitra, A. et al. (2024). AgentInstruct: Toward Generative Teaching with Agentic Flows. "
             "arXiv:2407.03502")
 FLOWS: dict[str, dict[str, str]] = json.loads((HERE / "agent_instruct_flows.json").read_text(encoding="utf-8"))
 SKILLS: dict[str, dict[str, Any]] = json.loads((HERE / "agent_instruct_skills.json").read_text(encoding="utf-8"))
+#: the flows a document may get by default: all but ``identity``
+DEFAULT_FLOWS = tuple(f for f in FLOWS if f != "identity")
 _PREAMBLE = re.compile(r"^\s*(?:sure|certainly|of course|okay|ok|here(?:'s| is| are))\b[^\n]*:\s*\n", re.IGNORECASE)
 _TYPED_ITEM = re.compile(r"^\s*\[([^\]]+)\]\s*[:\-–]?\s*(.*)$", re.DOTALL)
 
@@ -56,13 +60,12 @@ class AgentInstructFlows(ExpandStep):
 
     type_name = "agent_instruct_flows"
 
-    def __init__(self, name: str, *, flows: list[str] | None = None, per_document: int = 1) -> None:
+    def __init__(self, name: str, *, flows: Sequence[str] = DEFAULT_FLOWS, per_document: int = 1) -> None:
         super().__init__(name, writes=["flow"], citations=[CITATION])
-        self.flows = _check_flows(list(flows) if flows else [f for f in FLOWS if f != "identity"])
+        self.flows = _check_flows(list(flows))
         if not 1 <= per_document <= len(self.flows):
             raise ValueError(f"per_document must be between 1 and {len(self.flows)} (the number of flows)")
         self.per_document = int(per_document)
-        self.options = {"flows": self.flows, "per_document": self.per_document}
 
     def expand(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         order = list(self.flows)
@@ -83,12 +86,13 @@ class AgentInstructTransform(BundledPromptStep):
     type_name = "agent_instruct_transform"
     template_file = "agent_instruct_transform.jinja"
     provided = frozenset({"flow_instructions", "flow_form", "document"})
+    writes_columns = frozenset({"passage"})
+    citation = CITATION
 
     def __init__(self, name: str, *, document_column: str = "text", **kwargs: Any) -> None:
-        kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, reads=[document_column, "flow"], writes=["passage"], **kwargs)
+        super().__init__(name, **kwargs)
+        self.reads |= {document_column, "flow"}
         self.document_column = document_column
-        self.options = {"document_column": document_column}
 
     def variables(self, record: dict[str, Any]) -> dict[str, Any]:
         flow = FLOWS.get(str(record.get("flow")))
@@ -103,9 +107,10 @@ class AgentInstructTransform(BundledPromptStep):
         return await super().process(record)
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
-        if is_refusal(response.text):
-            return Rejected("refusal: the model declined the transformation")
-        passage = strip_preamble(response.text)
+        text = reply_text(response, "transformation")
+        if isinstance(text, Rejected):
+            return text
+        passage = strip_preamble(text)
         if not passage:
             raise RowError("empty transformation", raw_text=response.text)
         return {**record, "passage": passage}
@@ -140,13 +145,14 @@ class AgentInstructSeed(BundledPromptStep):
     type_name = "agent_instruct_seed"
     template_file = "agent_instruct_seed.jinja"
     provided = frozenset({"skill_description", "question_types", "passage"})
+    writes_columns = frozenset({"skill", "question_type", "question", "instruction"})
+    citation = CITATION
 
     def __init__(self, name: str, *, skill: str = "reading_comprehension", types_per_passage: int = 2,
                  passage_column: str = "passage", include_passage: bool = True, skills_file: str | None = None,
                  **kwargs: Any) -> None:
-        kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, reads=[passage_column], writes=["skill", "question_type", "question", "instruction"],
-                         **kwargs)
+        super().__init__(name, **kwargs)
+        self.reads.add(passage_column)
         skills = SKILLS
         if skills_file:
             try:
@@ -160,8 +166,9 @@ class AgentInstructSeed(BundledPromptStep):
         if not 1 <= types_per_passage <= len(self.types):
             raise ValueError(f"types_per_passage must be between 1 and {len(self.types)} for skill {skill!r}")
         self.types_per_passage, self.passage_column, self.include_passage = int(types_per_passage), passage_column, include_passage
-        self.options = {"skill": skill, "types_per_passage": self.types_per_passage, "passage_column": passage_column,
-                        "include_passage": include_passage, "taxonomy": self.taxonomy}
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "taxonomy": self.taxonomy}  # the skill as read (``skills_file``)
 
     def chosen_types(self, record: dict[str, Any]) -> list[str]:
         rng = random.Random(stable_int(record.get("id", ""), self.name, "types"))
@@ -187,34 +194,30 @@ class _RoundStep(BundledPromptStep):
     its lineage entry with it."""
 
     provided = frozenset({"passage", "question", "n_suggestions"})
+    citation = CITATION
 
     def __init__(self, name: str, *, question_column: str, passage_column: str | None, n_suggestions: int,
-                 writes: list[str], **kwargs: Any) -> None:
-        reads = [question_column] + ([passage_column] if passage_column else [])
-        super().__init__(name, reads=reads, writes=writes, **kwargs)
+                 **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.reads |= {question_column} | ({passage_column} if passage_column else set())
         self.question_column, self.passage_column, self.n_suggestions = question_column, passage_column, n_suggestions
 
     def variables(self, record: dict[str, Any]) -> dict[str, Any]:
         return {"passage": str(record.get(self.passage_column, "")) if self.passage_column else "",
                 "question": str(record.get(self.question_column, "")), "n_suggestions": self.n_suggestions}
 
-    async def process(self, record: dict[str, Any]) -> Any:
+    async def call(self, record: dict[str, Any], messages: list[dict[str, str]] | str | Request,
+                   **kwargs: Any) -> tuple[Response, dict[str, Any]]:
+        """The model call, its lineage entry marked with the refinement round."""
         round_no = len(record.get("refinements") or []) + 1
-        out = await super().process(record)
-        if isinstance(out, list):
-            for row in out:
-                if row.get(LINEAGE):
-                    row[LINEAGE][-1]["round"] = round_no
-        return out
+        return await super().call(record, messages, lineage={"round": round_no}, **kwargs)
 
 
 class AgentInstructSuggester(_RoundStep):
     """Proposes ``n_suggestions`` ways to make the instruction more challenging (``suggestions``)."""
 
     template_file = "agent_instruct_suggester.jinja"
-
-    def __init__(self, name: str, **kwargs: Any) -> None:
-        super().__init__(name, writes=["suggestions"], **kwargs)
+    writes_columns = frozenset({"suggestions"})
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
         suggestions = parse_list(response.text, truncated=response.choices[0].finish_reason == "length",
@@ -231,9 +234,10 @@ class AgentInstructEditor(_RoundStep):
 
     template_file = "agent_instruct_editor.jinja"
     provided = _RoundStep.provided | {"suggestions"}
+    writes_columns = frozenset({"refinements", "instruction"})
 
     def __init__(self, name: str, *, include_passage: bool = True, **kwargs: Any) -> None:
-        super().__init__(name, writes=["refinements", "instruction"], **kwargs)
+        super().__init__(name, **kwargs)
         self.reads.add("suggestions")
         self.include_passage = include_passage
 
@@ -241,9 +245,10 @@ class AgentInstructEditor(_RoundStep):
         return {**super().variables(record), "suggestions": list(record.get("suggestions") or [])}
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
-        if is_refusal(response.text):
-            return Rejected("refusal: the editor declined to rewrite the instruction")
-        text = strip_preamble(response.text)
+        text = reply_text(response, "rewritten instruction")
+        if isinstance(text, Rejected):
+            return text
+        text = strip_preamble(text)
         text = strip_label(clean_item(text), ("new instruction", "instruction", "rewritten instruction"))
         if not text:
             raise RowError("the editor returned no instruction", raw_text=response.text)
@@ -266,13 +271,12 @@ class AgentInstructRefine(LoopStep):
     def __init__(self, name: str, *, rounds: int = 2, n_suggestions: int = 3, question_column: str = "question",
                  passage_column: str | None = "passage", include_passage: bool = True,
                  suggester_model: str = "default", editor_model: str = "default", temperature: float | None = 0.7,
-                 max_tokens: int | None = 512, inputs: list[str] | None = None) -> None:
+                 max_tokens: int | None = 512, inputs: Iterable[str] = ()) -> None:
         common = {"question_column": question_column, "passage_column": passage_column, "n_suggestions": n_suggestions,
-                  "temperature": temperature, "max_tokens": max_tokens, "citations": [CITATION]}
+                  "temperature": temperature, "max_tokens": max_tokens}
         body = [AgentInstructSuggester(f"{name}.suggester", model=suggester_model, **common),
                 AgentInstructEditor(f"{name}.editor", model=editor_model, include_passage=include_passage, **common)]
-        super().__init__(name, body, max_rounds=rounds, round_column="refine_rounds", inputs=inputs or ())
-        self.options = {"rounds": rounds, "n_suggestions": n_suggestions, "question_column": question_column,
-                        "passage_column": passage_column, "include_passage": include_passage,
-                        "suggester_model": suggester_model, "editor_model": editor_model,
-                        "temperature": temperature, "max_tokens": max_tokens}
+        super().__init__(name, body, max_rounds=rounds, round_column="refine_rounds", inputs=inputs)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "body": [s.describe() for s in self.body]}  # their bundled templates

@@ -32,19 +32,16 @@ from __future__ import annotations
 import random
 import re
 import string
-from pathlib import Path
 from typing import Any
 
-from ...llm.types import Request, Response
-from ...pipeline.step import FilterStep, Rejected, StreamStep
-from ...pipeline.templates import render
+from ...pipeline.model_step import ModelStep
+from ...pipeline.step import FilterStep, Rejected
 from ...records import ID, add_lineage, derive_id
 
 CITATION = ("Xu et al. 2023, WizardLM: Empowering Large Language Models to Follow Complex Instructions, "
             "arXiv:2304.12244")
 CODE_CITATION = ("Luo et al. 2023, WizardCoder: Empowering Code Large Language Models with Evol-Instruct, "
                  "arXiv:2306.08568")
-HERE = Path(__file__).parent
 
 DEPTH_METHODS = {
     "add_constraints": "Please add one more constraints/requirements into #The Given Prompt#",
@@ -69,29 +66,26 @@ CODE_METHODS = {
 }
 OPERATORS = [*DEPTH_METHODS, "breadth"]
 CODE_OPERATORS = list(CODE_METHODS)
+#: the prompt template of each operator
+OPERATOR_TEMPLATES = {**dict.fromkeys(DEPTH_METHODS, "evol_instruct_depth.jinja"), "breadth": "evol_instruct_breadth.jinja",
+                      **dict.fromkeys(CODE_METHODS, "evol_instruct_code.jinja")}
 LEAK_PHRASES = ("given prompt", "rewritten prompt", "created prompt", "#the given prompt#", "#rewritten prompt#",
                 "#created prompt#", "#given prompt#")
 _LABEL = re.compile(r"^\s*(?:\*\*|#+\s*)?#?\s*(?:the\s+)?(?:rewritten|created|new)\s+prompt\s*#?\s*:?\s*(?:\*\*)?\s*",
                     re.IGNORECASE)
 #: English stop words (the usual NLTK-style list) for the "only punctuation and stop words" rule
-STOP_WORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "aren't", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "can't", "cannot", "could", "couldn't", "did", "didn't", "do", "does", "doesn't", "doing", "don't", "down", "during", "each", "few", "for", "from", "further", "had", "hadn't", "has", "hasn't", "have", "haven't", "having", "he", "he'd", "he'll", "he's", "her", "here", "here's", "hers", "herself", "him", "himself", "his", "how", "how's", "i", "i'd", "i'll", "i'm", "i've", "if", "in", "into", "is", "isn't", "it", "it's", "its", "itself", "let's", "me", "more", "most", "mustn't", "my", "myself", "no", "nor", "not", "of", "off", "on", "once", "only", "or", "other", "ought", "our", "ours", "ourselves", "out", "over", "own", "same", "shan't", "she", "she'd", "she'll", "she's", "should", "shouldn't", "so", "some", "such", "than", "that", "that's", "the", "their", "theirs", "them", "themselves", "then", "there", "there's", "these", "they", "they'd", "they'll", "they're", "they've", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "wasn't", "we", "we'd", "we'll", "we're", "we've", "were", "weren't", "what", "what's", "when", "when's", "where", "where's", "which", "while", "who", "who's", "whom", "why", "why's", "will", "with", "won't", "would", "wouldn't", "you", "you'd", "you'll", "you're", "you've", "your", "yours", "yourself", "yourselves", "ok", "okay", "yes"])
-
-
-def template(name: str) -> str:
-    return (HERE / name).read_text(encoding="utf-8")
-
-
-def evolution_prompt(operator: str, instruction: str) -> str:
-    """The prompt that applies ``operator`` to ``instruction``."""
-    if operator == "breadth":
-        return render(template("evol_instruct_breadth.jinja"), {"instruction": instruction})
-    if operator in DEPTH_METHODS:
-        return render(template("evol_instruct_depth.jinja"), {"instruction": instruction,
-                                                              "method": DEPTH_METHODS[operator]})
-    if operator in CODE_METHODS:
-        return render(template("evol_instruct_code.jinja"), {"instruction": instruction,
-                                                             "method": CODE_METHODS[operator]})
-    raise ValueError(f"unknown Evol-Instruct operator {operator!r}; known: {', '.join([*OPERATORS, *CODE_OPERATORS])}")
+STOP_WORDS = frozenset("""
+    a about above after again against all am an and any are aren't as at be because been before being below
+    between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each
+    few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers
+    herself him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more
+    most mustn't my myself no nor not of off on once only or other ought our ours ourselves out over own same
+    shan't she she'd she'll she's should shouldn't so some such than that that's the their theirs them
+    themselves then there there's these they they'd they'll they're they've this those through to too under
+    until up very was wasn't we we'd we'll we're we've were weren't what what's when when's where where's which
+    while who who's whom why why's will with won't would wouldn't you you'd you'll you're you've your yours
+    yourself yourselves ok okay yes
+""".split())
 
 
 def clean_evolved(text: str) -> str:
@@ -133,16 +127,17 @@ def _normal(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-class EvolInstruct(StreamStep):
+class EvolInstruct(ModelStep):
     """Evolves each ``column`` instruction for ``rounds`` rounds (WizardLM's Evol-Instruct, Xu et al.
     2023; ``variant: code`` uses WizardCoder's operators, Luo et al. 2023). One output row per round:
     ``instruction`` (the evolution), ``response``, ``parent_instruction``, ``parent_id``,
     ``root_instruction``, ``evol_operator``, ``evol_round``, ``evol_path`` and ``evol_status``
     (``ok`` or the elimination rule that failed it; follow with ``evol_eliminate``).
-    ``equality_check=False`` skips the LLM judge (an exact copy still fails rule 1)."""
+    ``equality_check=False`` skips the LLM judge (an exact copy still fails rule 1). ``seed``
+    seeds the choice of operators."""
 
-    kind = "expand"
     type_name = "evol_instruct"
+    takes_sampling = False
 
     def __init__(self, name: str, *, column: str = "instruction", rounds: int = 4, variant: str = "general",
                  operators: list[str] | None = None, model: str = "default", judge_model: str | None = None,
@@ -153,50 +148,45 @@ class EvolInstruct(StreamStep):
         if variant not in ("general", "code"):
             raise ValueError(f"variant must be 'general' or 'code', not {variant!r}")
         ops = list(operators) if operators else (OPERATORS if variant == "general" else CODE_OPERATORS)
-        unknown = [o for o in ops if o not in OPERATORS and o not in CODE_OPERATORS]
+        unknown = [o for o in ops if o not in OPERATOR_TEMPLATES]
         if unknown:
             raise ValueError(f"unknown operator(s) {unknown}; general: {', '.join(OPERATORS)}; "
                              f"code: {', '.join(CODE_OPERATORS)}")
         if rounds < 1:
             raise ValueError("rounds must be >= 1")
-        judge_model, response_model = judge_model or model, response_model or model
         writes = ["instruction", "parent_instruction", "parent_id", "root_instruction", "evol_operator", "evol_round",
                   "evol_path", "evol_status"] + (["response"] if respond else [])
-        super().__init__(name, inputs=inputs or (), reads=[column], writes=writes,
+        super().__init__(name, model=model, inputs=inputs or (), reads=[column], writes=writes,
                          citations=[CITATION] + ([CODE_CITATION] if variant == "code" else []),
-                         models=sorted({model, judge_model if equality_check else model,
-                                        response_model if respond else model}))
-        self.column, self.rounds, self.variant, self.operators = column, rounds, variant, ops
-        self.model_name, self.judge_model, self.response_model = model, judge_model, response_model
+                         temperature=temperature, max_tokens=max_tokens)
+        self.judge_model, self.response_model = judge_model or model, response_model or model
+        self.models = sorted({model, self.judge_model if equality_check else model,
+                              self.response_model if respond else model})
+        self.column, self.rounds, self.operators = column, rounds, ops
         self.equality_check, self.respond = equality_check, respond
-        self.evolve_params = {"temperature": temperature, "max_tokens": max_tokens}
-        self.response_params = {"temperature": response_temperature, "max_tokens": response_max_tokens}
+        self.response_temperature, self.response_max_tokens = response_temperature, response_max_tokens
         self.sorry_max_words, self.seed = sorry_max_words, seed
-        self.options = {"column": column, "rounds": rounds, "variant": variant, "operators": ops, "model": model,
-                        "judge_model": judge_model, "response_model": response_model,
-                        "equality_check": equality_check, "respond": respond, "evolve": self.evolve_params,
-                        "response": self.response_params, "sorry_max_words": sorry_max_words, "seed": seed}
+        self.templates = {f: self.load_template(f) for f in sorted({OPERATOR_TEMPLATES[o] for o in ops})}
+        self.equal_template = self.load_template("evol_instruct_equal.jinja") if equality_check else ""
 
     def pick_operator(self, record_id: str, round_no: int) -> str:
         return random.Random(f"{self.seed}:{record_id}:{round_no}").choice(self.operators)
 
-    async def _ask(self, model_name: str, prompt: str, params: dict[str, Any], seed_key: str,
-                   ) -> tuple[Response, dict[str, Any]]:
-        assert self.ctx is not None, "step used before setup()"
-        model = self.ctx.model(model_name)
-        extra = {} if params.get("temperature") == 0 else {"seed": _seed(seed_key)}
-        req = Request.chat([{"role": "user", "content": prompt}], **params, **extra)
-        resp = await model.complete(req)
-        entry = {"model": getattr(model, "identity", model_name), "prompt_hash": req.fingerprint()[:16],
-                 "params": req.sampling_params(), "usage": resp.usage.to_dict(),
-                 "finish_reason": resp.choices[0].finish_reason if resp.choices else None}
-        return resp, entry
+    def evolution_prompt(self, operator: str, instruction: str) -> str:
+        """The prompt that applies ``operator`` (one of the step's operators) to ``instruction``."""
+        if operator not in self.operators:
+            raise ValueError(f"unknown Evol-Instruct operator {operator!r} for step {self.name!r}; its operators: "
+                             f"{', '.join(self.operators)}")
+        method = DEPTH_METHODS.get(operator) or CODE_METHODS.get(operator)
+        return self.render(self.templates[OPERATOR_TEMPLATES[operator]], {"instruction": instruction, "method": method})
 
-    async def evolve_once(self, parent: str, operator: str, key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """One evolution of ``parent``: returns the new columns and the lineage entries of its calls."""
-        calls = []
-        resp, entry = await self._ask(self.model_name, evolution_prompt(operator, parent), self.evolve_params, key)
-        calls.append({**entry, "call": "evolve"})
+    async def evolve_once(self, record: dict[str, Any], parent: str, operator: str, round_no: int,
+                          lineage: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One evolution of ``parent``: returns the new columns and the lineage entries of its calls
+        (each with ``lineage`` and the name of the call)."""
+        resp, entry = await self.call(record, self.evolution_prompt(operator, parent), salt=f":{round_no}",
+                                      lineage={**lineage, "call": "evolve"})
+        calls = [entry]
         evolved = clean_evolved(resp.text)
         cols: dict[str, Any] = {"instruction": evolved}
         status = "ok"
@@ -208,14 +198,18 @@ class EvolInstruct(StreamStep):
         elif _normal(evolved) == _normal(parent):
             status = "no_information_gain: the instruction is a copy of its parent"
         elif self.equality_check:
-            prompt = render(template("evol_instruct_equal.jinja"), {"first": parent, "second": evolved})
-            judged, entry = await self._ask(self.judge_model, prompt, {"temperature": 0.0, "max_tokens": 8}, key + "=")
-            calls.append({**entry, "call": "equality_check"})
+            prompt = self.render(self.equal_template, {"first": parent, "second": evolved})
+            judged, entry = await self.call(record, prompt, model=self.judge_model, temperature=0.0, max_tokens=8,
+                                            lineage={**lineage, "call": "equality_check"})
+            calls.append(entry)
             if parse_equality(judged.text):
                 status = "no_information_gain: the judge found it equal to its parent"
         if self.respond and status == "ok":
-            answered, entry = await self._ask(self.response_model, evolved, self.response_params, key + ">")
-            calls.append({**entry, "call": "respond"})
+            answered, entry = await self.call(record, evolved, model=self.response_model, salt=f":{round_no}>",
+                                              temperature=self.response_temperature,
+                                              max_tokens=self.response_max_tokens,
+                                              lineage={**lineage, "call": "respond"})
+            calls.append(entry)
             response = answered.text.strip()
             cols["response"] = response
             if is_sorry_short(response, self.sorry_max_words):
@@ -234,25 +228,19 @@ class EvolInstruct(StreamStep):
         out = []
         for round_no in range(1, self.rounds + 1):
             operator = self.pick_operator(record_id, round_no)
-            cols, calls = await self.evolve_once(current, operator, f"{self.name}:{record_id}:{round_no}")
+            cols, calls = await self.evolve_once(record, current, operator, round_no, {
+                "parent": current_id, "operator": operator, "round": round_no})
             ok = cols["evol_status"] == "ok"
             child_id = derive_id(record_id, self.name, round_no - 1)
             child = {**record, **cols, ID: child_id, "parent_instruction": current, "parent_id": current_id,
                      "root_instruction": root, "evol_operator": operator, "evol_round": round_no,
                      "evol_path": [*path, operator] if ok else list(path)}
-            for call in calls:
-                add_lineage(child, {"step": self.name, "parent": current_id, "operator": operator,
-                                    "round": round_no, **call})
+            for entry in calls:
+                add_lineage(child, entry)
             out.append(child)
             if ok:  # the evolution joins the pool; a failed one leaves its parent to evolve again
                 current, current_id, path = cols["instruction"], child_id, child["evol_path"]
         return out
-
-
-def _seed(key: str) -> int:
-    import xxhash
-
-    return xxhash.xxh32_intdigest(key.encode()) & 0x7FFFFFFF
 
 
 class EvolEliminate(FilterStep):
@@ -265,7 +253,6 @@ class EvolEliminate(FilterStep):
     def __init__(self, name: str, *, status_column: str = "evol_status", inputs: list[str] | None = None) -> None:
         super().__init__(name, inputs=inputs or (), reads=[status_column], citations=[CITATION])
         self.status_column = status_column
-        self.options = {"status_column": status_column}
 
     def check(self, record: dict[str, Any]) -> bool | Rejected:
         status = record.get(self.status_column)

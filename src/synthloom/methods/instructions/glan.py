@@ -22,13 +22,14 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from ...llm.types import Response
-from ...pipeline.llm_step import RowError
+from ...pipeline.model_step import RowError, reply_text
 from ...pipeline.step import ExpandStep, Rejected
 from .samplers import stable_int
-from .taxonomy_parsing import clean_item, is_refusal, parse_list, strip_label
+from .taxonomy_parsing import clean_item, parse_list, strip_label
 from .taxonomy_prompt_step import BundledPromptStep
 
 CITATION = ("Li, H. et al. (2024). Synthetic Data (Almost) from Scratch: Generalized Instruction Tuning for "
@@ -130,13 +131,13 @@ class GlanSubjects(BundledPromptStep):
     type_name = "glan_subjects"
     template_file = "glan_subjects.jinja"
     provided = frozenset({"n_subjects"})
+    writes_columns = frozenset({"subject", "level"})
+    citation = CITATION
 
     def __init__(self, name: str, *, n_subjects: int = 10, max_subjects: int | None = None,
                  default_level: str = "undergraduate", **kwargs: Any) -> None:
-        kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, writes=["subject", "level"], **kwargs)
+        super().__init__(name, **kwargs)
         self.n_subjects, self.max_subjects, self.default_level = int(n_subjects), max_subjects, default_level
-        self.options = {"n_subjects": self.n_subjects, "max_subjects": max_subjects, "default_level": default_level}
 
     def variables(self, record: dict[str, Any]) -> dict[str, Any]:
         return {"n_subjects": self.n_subjects}
@@ -157,12 +158,12 @@ class GlanSyllabus(BundledPromptStep):
     type_name = "glan_syllabus"
     template_file = "glan_syllabus.jinja"
     provided = frozenset({"n_sessions"})
+    writes_columns = frozenset({"sessions"})
+    citation = CITATION
 
     def __init__(self, name: str, *, n_sessions: int = 6, min_sessions: int = 1, **kwargs: Any) -> None:
-        kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, writes=["sessions"], **kwargs)
+        super().__init__(name, **kwargs)
         self.n_sessions, self.min_sessions = int(n_sessions), int(min_sessions)
-        self.options = {"n_sessions": self.n_sessions, "min_sessions": self.min_sessions}
 
     def variables(self, record: dict[str, Any]) -> dict[str, Any]:
         return {"n_sessions": self.n_sessions}
@@ -213,24 +214,21 @@ class GlanSampleSessions(ExpandStep):
 
     type_name = "glan_sample_sessions"
 
-    def __init__(self, name: str, *, questions_per_syllabus: int = 6, difficulties: list[str] | None = None,
-                 n_sessions: list[int] | None = None, n_concepts: list[int] | None = None,
+    def __init__(self, name: str, *, questions_per_syllabus: int = 6, difficulties: Sequence[str] = DIFFICULTIES,
+                 n_sessions: Sequence[int] = (1, 2), n_concepts: Sequence[int] = (1, 3),
                  sessions_column: str = "sessions") -> None:
         super().__init__(name, reads=[sessions_column], writes=["session_titles", "key_concepts", "difficulty"],
                          citations=[CITATION])
         self.count = int(questions_per_syllabus)
-        self.difficulties = list(difficulties or DIFFICULTIES)
-        self.n_sessions = tuple(n_sessions or (1, 2))
-        self.n_concepts = tuple(n_concepts or (1, 3))
+        self.difficulties = list(difficulties)
+        self.n_sessions = tuple(n_sessions)
+        self.n_concepts = tuple(n_concepts)
         for label, rng in (("n_sessions", self.n_sessions), ("n_concepts", self.n_concepts)):
             if len(rng) != 2 or not 1 <= rng[0] <= rng[1]:
                 raise ValueError(f"{label} must be [min, max] with 1 <= min <= max, got {list(rng)}")
         if self.count < 1 or not self.difficulties:
             raise ValueError("questions_per_syllabus must be >= 1 and difficulties non-empty")
         self.sessions_column = sessions_column
-        self.options = {"questions_per_syllabus": self.count, "difficulties": self.difficulties,
-                        "n_sessions": list(self.n_sessions), "n_concepts": list(self.n_concepts),
-                        "sessions_column": sessions_column}
 
     def expand(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         sessions = record.get(self.sessions_column) or []
@@ -248,18 +246,17 @@ class GlanHomework(BundledPromptStep):
     type_name = "glan_homework"
     template_file = "glan_homework.jinja"
     provided = frozenset({"difficulty_hint"})
-
-    def __init__(self, name: str, **kwargs: Any) -> None:
-        kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, writes=["question"], **kwargs)
+    writes_columns = frozenset({"question"})
+    citation = CITATION
 
     def variables(self, record: dict[str, Any]) -> dict[str, Any]:
         return {"difficulty_hint": DIFFICULTY_HINTS.get(str(record.get("difficulty", "")).lower(), "")}
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
-        if is_refusal(response.text):
-            return Rejected("refusal: the model declined to write a question")
-        question = parse_question(response.text)
+        text = reply_text(response, "homework question")
+        if isinstance(text, Rejected):
+            return text
+        question = parse_question(text)
         if not question:
             raise RowError("the reply holds no question", raw_text=response.text)
         return {**record, "question": question}

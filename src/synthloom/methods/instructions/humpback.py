@@ -25,21 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from ...llm.types import Response
-from ...pipeline.llm_step import RowError
+from ...pipeline.model_step import RowError, reply_text
 from ...pipeline.step import Rejected
-from .taxonomy_parsing import (
-    clean_item,
-    first_paragraph,
-    is_refusal,
-    parse_score,
-    score_explanation,
-    strip_label,
-)
+from .taxonomy_parsing import clean_item, first_paragraph, parse_score, score_explanation, strip_label
 from .taxonomy_prompt_step import BundledPromptStep
 
 CITATION = "Li, X. et al. (2023). Self-Alignment with Instruction Backtranslation. arXiv:2308.06259"
 WEB_TAG = "Answer with knowledge from web search."
-SEED_TAG = "Answer in the style of an AI Assistant."
 _CUT = re.compile(r"\n\s*(?:response|output|answer)\s*:", re.IGNORECASE)
 
 
@@ -77,22 +69,27 @@ class HumpbackBackward(BundledPromptStep):
     type_name = "humpback_backward"
     template_file = "humpback_backward.jinja"
     provided = frozenset({"examples", "document"})
+    writes_columns = frozenset({"instruction", "output"})
+    citation = CITATION
 
     def __init__(self, name: str, *, document_column: str = "text", examples: list[dict[str, str]] | str | None = None,
                  max_words: int = 150, **kwargs: Any) -> None:
-        kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, reads=[document_column], writes=["instruction", "output"], **kwargs)
+        super().__init__(name, **kwargs)
+        self.reads.add(document_column)
         self.document_column, self.max_words = document_column, int(max_words)
         self.examples = load_examples(examples)
-        self.options = {"document_column": document_column, "examples": self.examples, "max_words": self.max_words}
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "examples": self.examples}  # the demonstrations a file option names
 
     def variables(self, record: dict[str, Any]) -> dict[str, Any]:
         return {"examples": self.examples, "document": str(record.get(self.document_column, ""))}
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
-        if is_refusal(response.text):
-            return Rejected("refusal: the model declined to write an instruction")
-        instruction = parse_instruction(response.text)
+        text = reply_text(response, "instruction")
+        if isinstance(text, Rejected):
+            return text
+        instruction = parse_instruction(text)
         if not instruction:
             raise RowError("the reply holds no instruction", raw_text=response.text)
         words = len(instruction.split())
@@ -109,14 +106,14 @@ class HumpbackCurate(BundledPromptStep):
 
     type_name = "humpback_curate"
     template_file = "humpback_curate.jinja"
+    citation = CITATION
 
     def __init__(self, name: str, *, min_score: float = 5, source_tag: bool = True, **kwargs: Any) -> None:
-        kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, writes=["score", "curation_reasoning"] + (["system"] if source_tag else []), **kwargs)
+        super().__init__(name, **kwargs)
+        self.writes |= {"score", "curation_reasoning"} | ({"system"} if source_tag else set())
         if not 1 <= float(min_score) <= 5:
             raise ValueError(f"min_score must be between 1 and 5, got {min_score}")
         self.min_score, self.source_tag = float(min_score), source_tag
-        self.options = {"min_score": self.min_score, "source_tag": source_tag}
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
         scores = [parse_score(c.text, range(1, 6)) for c in response.choices]

@@ -18,6 +18,7 @@ is an error row that keeps the judge's raw text. Rejections carry the score.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,15 +28,9 @@ import xxhash
 import yaml
 
 from ...llm.types import Response
-from ...pipeline.llm_step import RowError
+from ...pipeline.model_step import RowError, is_refusal
 from ...pipeline.step import Rejected, SourceStep
-from .taxonomy_parsing import (
-    is_refusal,
-    parse_list,
-    parse_score,
-    parse_tagged,
-    score_explanation,
-)
+from .taxonomy_parsing import parse_list, parse_score, parse_tagged, score_explanation
 from .taxonomy_prompt_step import BundledPromptStep
 
 CITATION = ("Sudalairaj, S. et al. (2024). LAB: Large-Scale Alignment for ChatBots. arXiv:2403.01081 "
@@ -125,15 +120,12 @@ class LabTaxonomy(SourceStep):
     :class:`LabContexts` for grounded leaves)."""
 
     type_name = "lab_taxonomy"
+    columns = LEAF_COLUMNS
 
     def __init__(self, name: str, *, path: str, min_seed_examples: int = 3, seeds_per_leaf: int | None = None) -> None:
         super().__init__(name, citations=[CITATION])
-        self.path = str(path)
-        self.min_seed_examples = int(min_seed_examples)
         self.seeds_per_leaf = seeds_per_leaf
-        self.leaves = load_taxonomy(self.path, min_seed_examples=self.min_seed_examples)
-        self.columns = list(LEAF_COLUMNS)
-        self.options = {"path": self.path, "min_seed_examples": self.min_seed_examples, "seeds_per_leaf": seeds_per_leaf}
+        self.leaves = load_taxonomy(str(path), min_seed_examples=int(min_seed_examples))
 
     def _rows(self) -> Iterator[dict[str, Any]]:
         for leaf in self.leaves:
@@ -144,10 +136,7 @@ class LabTaxonomy(SourceStep):
                        "seed_context": ex["context"], "context": ex["context"]}
 
     def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        for i, row in enumerate(self._rows()):
-            if limit is not None and i >= limit:
-                return
-            yield row
+        return itertools.islice(self._rows(), limit)
 
     def count(self, limit: int | None = None) -> int | None:
         n = sum(1 for _ in self._rows())
@@ -159,10 +148,7 @@ class LabTaxonomy(SourceStep):
 
 class _LabStep(BundledPromptStep):
     system_file = "lab_system.jinja"
-
-    def __init__(self, name: str, **kwargs: Any) -> None:
-        kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, **kwargs)
+    citation = CITATION
 
 
 class LabContexts(_LabStep):
@@ -172,9 +158,7 @@ class LabContexts(_LabStep):
 
     type_name = "lab_contexts"
     template_file = "lab_contexts.jinja"
-
-    def __init__(self, name: str, **kwargs: Any) -> None:
-        super().__init__(name, writes=["context"], **kwargs)
+    writes_columns = frozenset({"context"})
 
     def prompt(self, record: dict[str, Any]) -> Any:
         return None if record.get("kind") != "grounded" else super().prompt(record)
@@ -215,11 +199,11 @@ class LabQuestions(_LabStep):
     type_name = "lab_questions"
     template_file = "lab_questions.jinja"
     provided = frozenset({"num_samples"})
+    writes_columns = frozenset({"question"})
 
     def __init__(self, name: str, *, num_samples: int = 5, **kwargs: Any) -> None:
-        super().__init__(name, writes=["question"], **kwargs)
+        super().__init__(name, **kwargs)
         self.num_samples = int(num_samples)
-        self.options = {"num_samples": self.num_samples}
 
     def variables(self, record: dict[str, Any]) -> dict[str, Any]:
         return {"num_samples": self.num_samples}
@@ -236,11 +220,11 @@ class _LabJudge(_LabStep):
     allowed: tuple[int, ...] = ()
 
     def __init__(self, name: str, *, min_score: int, score_column: str, evaluation_column: str, **kwargs: Any) -> None:
-        super().__init__(name, writes=[score_column, evaluation_column], **kwargs)
+        super().__init__(name, **kwargs)
+        self.writes |= {score_column, evaluation_column}
         if min_score not in self.allowed:
             raise ValueError(f"min_score must be one of {list(self.allowed)}, got {min_score}")
         self.min_score, self.score_column, self.evaluation_column = min_score, score_column, evaluation_column
-        self.options = {"min_score": min_score, "score_column": score_column, "evaluation_column": evaluation_column}
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
         score = parse_score(response.text, self.allowed, tags=SCORE_TAGS)
@@ -281,9 +265,7 @@ class LabAnswer(_LabStep):
 
     type_name = "lab_answer"
     template_file = "lab_answer.jinja"
-
-    def __init__(self, name: str, **kwargs: Any) -> None:
-        super().__init__(name, writes=["answer"], **kwargs)
+    writes_columns = frozenset({"answer"})
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
         answer = parse_answer(response.text)

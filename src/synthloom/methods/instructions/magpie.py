@@ -28,12 +28,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import xxhash
-
 from ...llm.types import Request, Response
-from ...pipeline.llm_step import LLMStep, RowError
-from ...pipeline.step import Rejected, SourceStep, StreamStep
-from ...records import ID, add_lineage
+from ...pipeline.llm_step import LLMStep
+from ...pipeline.model_step import ModelStep, RowError, chat
+from ...pipeline.step import Rejected, SourceStep
+from ...records import adopt_rows
 from .magpie_templates import (
     SYSTEM_PROMPTS,
     TEMPLATES,
@@ -70,7 +69,6 @@ class MagpieSlots(SourceStep):
             raise ValueError("give `system` or `systems`, not both")
         self.num_rows = num_rows
         self.systems = [system_prompt(s) for s in (systems or [system or ""])]
-        self.options = {"num_rows": num_rows, "systems": self.systems}
 
     def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
         n = self.num_rows if limit is None else min(limit, self.num_rows)
@@ -90,8 +88,13 @@ class _TemplateMixin:
 
     template_name: str
     model_name: str
+    stop_at_newline: bool
     ctx: Any
     _template: MagpieTemplate | None = None
+
+    def query_stop(self) -> list[str]:
+        """Where a generated user query ends: the format's end of turn (and a newline)."""
+        return [*self.magpie_template().stop, *(["\n"] if self.stop_at_newline else [])]
 
     def magpie_template(self) -> MagpieTemplate:
         if self._template is not None:
@@ -144,20 +147,16 @@ class MagpieInstruction(_TemplateMixin, LLMStep):
 
     def __init__(self, name: str, *, template: str = "auto", model: str = "default", stop_at_newline: bool = True,
                  min_words: int = 3, temperature: float = 1.0, top_p: float = 1.0, max_tokens: int = 256,
-                 **kwargs: Any) -> None:
+                 **sampling: Any) -> None:
         _check_template(template)
         super().__init__(name, model=model, raw=True, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
                          reads=["magpie_system"], writes=["instruction", "pre_query_template"],
-                         citations=[CITATION], **kwargs)
+                         citations=[CITATION], **sampling)
         self.template_name, self.stop_at_newline, self.min_words = template, stop_at_newline, min_words
-        self.options = {"template": template, "model": model, "stop_at_newline": stop_at_newline,
-                        "min_words": min_words, "temperature": temperature, "top_p": top_p,
-                        "max_tokens": max_tokens, **kwargs}
 
     def prompt(self, record: dict[str, Any]) -> Request:
-        t = self.magpie_template()
-        stop = [*t.stop, *(["\n"] if self.stop_at_newline else [])]
-        return Request.completion(t.pre_query(record.get("magpie_system") or None), stop=stop)
+        pre_query = self.magpie_template().pre_query(record.get("magpie_system") or None)
+        return self.request(record, pre_query, raw=True, stop=self.query_stop())
 
     def parse(self, record: dict[str, Any], response: Response) -> dict[str, Any] | Rejected:
         choice = response.choices[0]
@@ -179,18 +178,14 @@ class MagpieResponse(LLMStep):
     type_name = "magpie_response"
 
     def __init__(self, name: str, *, model: str = "default", use_system: bool = True, temperature: float = 0.0,
-                 max_tokens: int = 1024, reject_truncated: bool = False, **kwargs: Any) -> None:
+                 max_tokens: int = 1024, reject_truncated: bool = False, **sampling: Any) -> None:
         super().__init__(name, model=model, temperature=temperature, max_tokens=max_tokens,
                          reject_truncated=reject_truncated, reads=["instruction"], writes=["response"],
-                         citations=[CITATION], **kwargs)
+                         citations=[CITATION], **sampling)
         self.use_system = use_system
-        self.options = {"model": model, "use_system": use_system, "temperature": temperature,
-                        "max_tokens": max_tokens, "reject_truncated": reject_truncated, **kwargs}
 
     def prompt(self, record: dict[str, Any]) -> list[dict[str, str]]:
-        system = record.get("magpie_system") if self.use_system else None
-        return [*([{"role": "system", "content": system}] if system else []),
-                {"role": "user", "content": record["instruction"]}]
+        return chat(record["instruction"], record.get("magpie_system") if self.use_system else None)
 
     def parse(self, record: dict[str, Any], response: Response) -> dict[str, Any] | Rejected:
         text = response.text.strip()
@@ -199,15 +194,16 @@ class MagpieResponse(LLMStep):
         return {**record, "response": text}
 
 
-class MagpieTurns(_TemplateMixin, StreamStep):
+class MagpieTurns(_TemplateMixin, ModelStep):
     """Magpie-MT: extends ``instruction``/``response`` to ``turns`` user turns. Each further user
-    query is a raw completion of the conversation so far plus the next user header; each answer
-    goes through the chat template. Writes ``conversation`` (role/content messages) and
+    query is a raw completion of the conversation so far plus the next user header (sampled with
+    ``temperature``, ``top_p``, ``max_tokens``); each answer goes through the chat template,
+    greedily (``response_max_tokens``). Writes ``conversation`` (role/content messages) and
     ``num_turns``; a turn whose query fails Magpie's checks ends the conversation there (the
     reason is kept in ``turns_stopped``)."""
 
-    kind = "llm"
     type_name = "magpie_turns"
+    takes_sampling = False
 
     def __init__(self, name: str, *, turns: int = 2, template: str = "auto", model: str = "default",
                  stop_at_newline: bool = True, min_words: int = 3, temperature: float = 1.0, top_p: float = 1.0,
@@ -215,58 +211,40 @@ class MagpieTurns(_TemplateMixin, StreamStep):
         _check_template(template)
         if turns < 2:
             raise ValueError("turns must be >= 2 (the first turn is the instruction and its response)")
-        super().__init__(name, reads=["instruction", "response", "magpie_system"],
-                         writes=["conversation", "num_turns", "turns_stopped"], citations=[CITATION], models=[model])
-        self.model_name = model
+        super().__init__(name, model=model, reads=["instruction", "response", "magpie_system"],
+                         writes=["conversation", "num_turns", "turns_stopped"], citations=[CITATION],
+                         temperature=temperature, top_p=top_p, max_tokens=max_tokens)
         self.turns, self.template_name, self.stop_at_newline = turns, template, stop_at_newline
-        self.min_words, self.use_system = min_words, use_system
-        self.query_params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
-        self.response_params = {"temperature": 0.0, "max_tokens": response_max_tokens}
-        self.options = {"turns": turns, "template": template, "model": model, "stop_at_newline": stop_at_newline,
-                        "min_words": min_words, **self.query_params, "response_max_tokens": response_max_tokens,
-                        "use_system": use_system}
+        self.min_words, self.use_system, self.response_max_tokens = min_words, use_system, response_max_tokens
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        assert self.ctx is not None, "step used before setup()"
-        model = self.ctx.model(self.model_name)
         t = self.magpie_template()
         system = record.get("magpie_system") or None
         pairs = [(record["instruction"], record["response"])]
         stopped = None
-        out = dict(record)
+        calls = []
         for turn in range(2, self.turns + 1):
-            stop = [*t.stop, *(["\n"] if self.stop_at_newline else [])]
-            req = Request.completion(t.conversation(pairs, system), stop=stop,
-                                     seed=_seed(f"{self.name}:{record.get(ID)}:{turn}"), **self.query_params)
-            resp = await model.complete(req)
+            resp, entry = await self.call(record, t.conversation(pairs, system), raw=True, salt=f":{turn}",
+                                          stop=self.query_stop(), lineage={"turn": turn, "call": "query"})
+            calls.append(entry)
             query = resp.text.strip()
-            _lineage(out, self.name, model, req, resp, turn, "query")
             reason = instruction_reason(query, resp.choices[0].finish_reason, self.min_words)
             if reason is not None:
                 stopped = f"turn {turn}: {reason}"
                 break
-            msgs = [*([{"role": "system", "content": system}] if system and self.use_system else [])]
-            for u, a in pairs:
-                msgs += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
-            req2 = Request.chat([*msgs, {"role": "user", "content": query}], **self.response_params)
-            answer = await model.complete(req2)
-            _lineage(out, self.name, model, req2, answer, turn, "response")
+            steer = [{"role": "system", "content": system}] if system and self.use_system else []
+            answer, entry = await self.call(record, [*steer, *_messages(pairs), {"role": "user", "content": query}],
+                                            temperature=0.0, max_tokens=self.response_max_tokens,
+                                            lineage={"turn": turn, "call": "response"})
+            calls.append(entry)
             if not answer.text.strip():
                 stopped = f"turn {turn}: empty_response"
                 break
             pairs.append((query, answer.text.strip()))
-        out["conversation"] = [m for u, a in pairs for m in ({"role": "user", "content": u},
-                                                             {"role": "assistant", "content": a})]
-        out["num_turns"] = len(pairs)
-        out["turns_stopped"] = stopped
-        return [out]
+        out = {**record, "conversation": _messages(pairs), "num_turns": len(pairs), "turns_stopped": stopped}
+        return adopt_rows(record, out, self.name, calls)
 
 
-def _seed(key: str) -> int:
-    return xxhash.xxh32_intdigest(key.encode()) & 0x7FFFFFFF
-
-
-def _lineage(record: dict[str, Any], step: str, model: Any, req: Request, resp: Response, turn: int, call: str) -> None:
-    add_lineage(record, {"step": step, "model": getattr(model, "identity", ""), "prompt_hash": req.fingerprint()[:16],
-                         "params": req.sampling_params(), "usage": resp.usage.to_dict(), "turn": turn, "call": call,
-                         "finish_reason": resp.choices[0].finish_reason if resp.choices else None})
+def _messages(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """(user, assistant) turns as chat messages."""
+    return [m for u, a in pairs for m in ({"role": "user", "content": u}, {"role": "assistant", "content": a})]

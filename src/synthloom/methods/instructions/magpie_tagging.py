@@ -29,11 +29,9 @@ import orjson
 from ...llm.types import Request, Response
 from ...pipeline.llm_step import LLMStep
 from ...pipeline.step import FilterStep, GlobalStep, Rejected, RejectedRow
-from ...pipeline.templates import render
 from ...records import ID
 from .magpie import CITATION
 
-HERE = Path(__file__).parent
 QUALITY = ["very poor", "poor", "average", "good", "excellent"]
 DIFFICULTY = ["very easy", "easy", "medium", "hard", "very hard"]
 CATEGORIES = ["Information seeking", "Reasoning", "Planning", "Editing", "Coding & Debugging", "Math", "Role playing",
@@ -64,23 +62,20 @@ class MagpieTag(LLMStep):
     type_name = "magpie_tag"
 
     def __init__(self, name: str, *, task: str, column: str = "instruction", model: str = "default",
-                 temperature: float = 0.0, max_tokens: int = 512, **kwargs: Any) -> None:
+                 temperature: float = 0.0, max_tokens: int = 512, **sampling: Any) -> None:
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
         schema, fields = TASKS[task]
         super().__init__(name, model=model, json_schema=schema, temperature=temperature, max_tokens=max_tokens,
-                         reads=[column], writes=list(fields.values()), citations=[CITATION], **kwargs)
-        self.writes = set(fields.values())  # not the schema's own field names
+                         reads=[column], writes=list(fields.values()), citations=[CITATION], **sampling)
         self.task, self.column, self.fields = task, column, fields
-        self.options = {"task": task, "column": column, "model": model, "temperature": temperature,
-                        "max_tokens": max_tokens, **kwargs}
+        self.template = self.load_template(f"magpie_tag_{task}.jinja")
 
     def prompt(self, record: dict[str, Any]) -> Request:
-        source = (HERE / f"magpie_tag_{self.task}.jinja").read_text(encoding="utf-8")
-        text = render(source, {"instruction": str(record[self.column])})
+        text = self.render(self.template, {"instruction": str(record[self.column])})
         # the schema rides on the request so constrained decoding is asked for on every backend
         # that can do it (an OpenAI-compatible server that cannot is detected by the backend)
-        return Request.chat([{"role": "user", "content": text}], json_schema=self.json_schema)
+        return self.request(record, text, json_schema=self.json_schema)
 
     def parse(self, record: dict[str, Any], response: Response) -> dict[str, Any]:
         value = response.parsed or {}
@@ -96,6 +91,7 @@ class MagpieNeighbors(GlobalStep):
     embeddings (384 floats per row) stay in memory."""
 
     type_name = "magpie_neighbors"
+    runtime_options = ("batch_size", "block")
 
     def __init__(self, name: str, *, column: str = "instruction", dedup_distance: float | None = None,
                  encoder: str = "minilm", batch_size: int = 64, block: int = 2048,
@@ -104,7 +100,6 @@ class MagpieNeighbors(GlobalStep):
                          writes=["min_neighbor_distance", "nearest_neighbor_id"], citations=[CITATION])
         self.column, self.dedup_distance, self.encoder = column, dedup_distance, encoder
         self.batch_size, self.block = batch_size, block
-        self.options = {"column": column, "dedup_distance": dedup_distance, "encoder": encoder}
 
     def run(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
         from synthloom.curate.embeddings import get_encoder
@@ -208,9 +203,6 @@ class MagpieFilter(FilterStep):
         super().__init__(name, inputs=inputs or (), reads=reads, citations=[CITATION])
         self.min_quality, self.difficulties, self.categories = min_quality, difficulties, categories
         self.min_neighbor_distance, self.reject_trailing_colon, self.column = min_neighbor_distance, reject_trailing_colon, column
-        self.options = {"min_quality": min_quality, "difficulties": difficulties, "categories": categories,
-                        "min_neighbor_distance": min_neighbor_distance, "reject_trailing_colon": reject_trailing_colon,
-                        "column": column}
 
     def check(self, record: dict[str, Any]) -> bool | Rejected:
         if self.reject_trailing_colon and str(record.get(self.column) or "").rstrip().endswith(":"):

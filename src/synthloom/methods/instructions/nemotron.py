@@ -21,21 +21,16 @@ Steps: :class:`NemotronGenerate` (one task, or the task named by each row's ``ta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ...llm.types import Response
-from ...pipeline.llm_step import LLMStep, RowError
+from ...pipeline.llm_step import LLMStep
+from ...pipeline.model_step import RowError, is_refusal, reply_text
 from ...pipeline.step import Rejected
-from ...pipeline.templates import render, template_columns
 from .samplers import stable_int
-from .taxonomy_parsing import (
-    clean_item,
-    first_paragraph,
-    is_refusal,
-    parse_list,
-    strip_label,
-)
-from .taxonomy_prompt_step import bundled_template
+from .taxonomy_parsing import clean_item, first_paragraph, parse_list, strip_label
+from .taxonomy_prompt_step import BundledPromptStep
 
 CITATION = "NVIDIA (2024). Nemotron-4 340B Technical Report. arXiv:2406.11704"
 
@@ -55,6 +50,8 @@ USER_STYLES = {
     "complex": "Make the request complex and diverse enough to be a good follow-up.",
     "concise": "Be critical. Make the request concise, with a real-life tone.",
 }
+#: the task types that write a ``prompt``
+PROMPT_TASKS = tuple(t for t, (_, column) in TASKS.items() if column == "prompt")
 _LIST_LABELS = ("question", "request", "task", "topic", "problem", "revised question", "revised task")
 
 
@@ -67,38 +64,34 @@ def _check_tasks(tasks: list[str]) -> list[str]:
 
 class NemotronGenerate(LLMStep):
     """Asks for a list of ``n_items`` topics, questions, tasks or problems and writes one row per
-    item. ``task`` fixes the task type; ``task_column`` reads it per row (then ``tasks`` lists the
-    types that may occur, so their template columns are checked before the run). Output column:
-    ``macro_topic`` (macro_topics), ``topic`` (subtopics) or ``prompt`` (others; also
-    ``prompt_type``). Closed Q&A prompts are the document (``text``) followed by the question,
-    which is kept in ``question``."""
+    item. ``task`` fixes the task type; without it the type is read per row from ``task_column``
+    and ``tasks`` lists the types that may occur (their template columns are checked before the
+    run). Output column: ``macro_topic`` (macro_topics), ``topic`` (subtopics) or ``prompt``
+    (others; also ``prompt_type``). Closed Q&A prompts are the document (``text``) followed by
+    the question, which is kept in ``question``."""
 
     type_name = "nemotron_generate"
 
-    def __init__(self, name: str, *, task: str | None = None, task_column: str | None = None,
-                 tasks: list[str] | None = None, n_items: int = 5, **kwargs: Any) -> None:
-        if (task is None) == (task_column is None):
-            raise ValueError("give exactly one of `task` (e.g. open_qa) or `task_column`")
-        used = _check_tasks([task] if task else list(tasks or [t for t in TASKS if TASKS[t][1] == "prompt"]))
-        self.templates = {t: bundled_template(TASKS[t][0]) for t in used}
-        reads = set().union(*(template_columns(s) for s in self.templates.values())) - {"n_items"}
-        writes = {TASKS[t][1] for t in used}
-        if "prompt" in writes:
-            writes |= {"prompt_type", "question"}
+    def __init__(self, name: str, *, task: str | None = None, task_column: str = "task",
+                 tasks: Sequence[str] = PROMPT_TASKS, n_items: int = 5, **kwargs: Any) -> None:
+        used = _check_tasks([task] if task else list(tasks))
         kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, reads=reads | ({task_column} if task_column else set()), writes=writes, **kwargs)
+        super().__init__(name, **kwargs)
+        self.templates = {t: self.load_template(TASKS[t][0]).rstrip("\n") for t in used}
+        self.read_columns(*self.templates.values(), not_columns=["n_items"])
+        self.reads |= set() if task else {task_column}
+        written = {TASKS[t][1] for t in used}
+        self.writes |= written | ({"prompt_type", "question"} if "prompt" in written else set())
         self.task, self.task_column, self.n_items = task, task_column, int(n_items)
-        self.options = {"task": task, "task_column": task_column, "tasks": used, "n_items": self.n_items}
 
     def task_of(self, record: dict[str, Any]) -> str:
-        task = self.task or str(record.get(self.task_column or "", ""))
+        task = self.task or str(record.get(self.task_column, ""))
         if task not in self.templates:
             raise ValueError(f"record task {task!r} is not one of this step's tasks ({', '.join(self.templates)})")
         return task
 
     def prompt(self, record: dict[str, Any]) -> str:
-        params = self.ctx.params if self.ctx else {}
-        return render(self.templates[self.task_of(record)], {**record, "n_items": self.n_items}, params)
+        return self.render(self.templates[self.task_of(record)], {**record, "n_items": self.n_items})
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
         task = self.task_of(record)
@@ -124,17 +117,15 @@ class NemotronRevise(LLMStep):
     type_name = "nemotron_revise"
 
     def __init__(self, name: str, *, n_items: int = 2, **kwargs: Any) -> None:
-        self.templates = {t: bundled_template(f) for t, f in REVISIONS.items()}
         kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, reads=["prompt", "prompt_type"], writes=["prompt", "original_prompt"], **kwargs)
+        super().__init__(name, **kwargs)
+        self.reads |= {"prompt", "prompt_type"}
+        self.writes |= {"prompt", "original_prompt"}
+        self.templates = {t: self.load_template(f).rstrip("\n") for t, f in REVISIONS.items()}
         self.n_items = int(n_items)
-        self.options = {"n_items": self.n_items}
 
-    def prompt(self, record: dict[str, Any]) -> str | None:
-        template = self.templates.get(str(record.get("prompt_type")))
-        if template is None:
-            return None
-        return render(template, {**record, "n_items": self.n_items}, self.ctx.params if self.ctx else {})
+    def prompt(self, record: dict[str, Any]) -> str:
+        return self.render(self.templates[str(record.get("prompt_type"))], {**record, "n_items": self.n_items})
 
     async def process(self, record: dict[str, Any]) -> Any:
         if str(record.get("prompt_type")) not in self.templates:
@@ -161,11 +152,12 @@ class NemotronAssistantTurn(LLMStep):
 
     type_name = "nemotron_assistant_turn"
 
-    def __init__(self, name: str, *, prompt_column: str = "prompt", system: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, name: str, *, prompt_column: str = "prompt", **kwargs: Any) -> None:
         kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, reads=[prompt_column], writes=["messages"], **kwargs)
-        self.prompt_column, self.system_text = prompt_column, system
-        self.options = {"prompt_column": prompt_column, "system": system}
+        super().__init__(name, **kwargs)
+        self.reads.add(prompt_column)
+        self.writes.add("messages")
+        self.prompt_column = prompt_column
 
     def history(self, record: dict[str, Any]) -> list[dict[str, str]]:
         messages = record.get("messages")
@@ -174,7 +166,7 @@ class NemotronAssistantTurn(LLMStep):
         return [{"role": "user", "content": str(record[self.prompt_column])}]
 
     def prompt(self, record: dict[str, Any]) -> list[dict[str, str]]:
-        system = [{"role": "system", "content": self.system_text}] if self.system_text else []
+        system = [{"role": "system", "content": self.system}] if self.system else []
         return system + self.history(record)
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
@@ -189,39 +181,41 @@ def parse_user_turn(text: str) -> str:
     return strip_label(clean_item(first_paragraph(text)), ("user", "follow-up", "followup", "question", "request"))
 
 
-class NemotronUserTurn(LLMStep):
+class NemotronUserTurn(BundledPromptStep):
     """The simulated user: shown the conversation, writes the user's follow-up in one of the user
     styles (``normal``, ``complex``, ``concise``): ``style`` fixes it, else it is drawn per record
     from ``styles``. Appends the turn to ``messages`` and records ``user_style``. Refusals are
     rejected."""
 
     type_name = "nemotron_user_turn"
+    template_file = "nemotron_user_turn.jinja"
+    provided = frozenset({"conversation", "style_instruction"})
+    writes_columns = frozenset({"messages", "user_style"})
+    citation = CITATION
 
-    def __init__(self, name: str, *, style: str | None = None, styles: list[str] | None = None, **kwargs: Any) -> None:
-        pool = [style] if style else list(styles or USER_STYLES)
-        unknown = [s for s in pool if s not in USER_STYLES]
-        if unknown:
+    def __init__(self, name: str, *, style: str | None = None, styles: Sequence[str] = tuple(USER_STYLES),
+                 **kwargs: Any) -> None:
+        self.styles = [style] if style else list(styles)
+        unknown = [s for s in self.styles if s not in USER_STYLES]
+        if unknown or not self.styles:
             raise ValueError(f"unknown user style(s) {unknown}; known: {', '.join(USER_STYLES)}")
-        self.template = bundled_template("nemotron_user_turn.jinja")
-        kwargs.setdefault("citations", [CITATION])
-        super().__init__(name, reads=["messages"], writes=["messages", "user_style"], **kwargs)
-        self.styles = pool
-        self.options = {"style": style, "styles": pool}
+        super().__init__(name, **kwargs)
+        self.reads.add("messages")
 
     def style_of(self, record: dict[str, Any]) -> str:
         return self.styles[stable_int(record.get("id", ""), self.name) % len(self.styles)]
 
-    def prompt(self, record: dict[str, Any]) -> str:
+    def variables(self, record: dict[str, Any]) -> dict[str, Any]:
         messages = record.get("messages") or []
         if not messages:
             raise ValueError("the simulated user needs a conversation in `messages` (run an assistant turn first)")
-        scope = {"conversation": format_conversation(messages), "style_instruction": USER_STYLES[self.style_of(record)]}
-        return render(self.template, scope, self.ctx.params if self.ctx else {})
+        return {"conversation": format_conversation(messages), "style_instruction": USER_STYLES[self.style_of(record)]}
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
-        if is_refusal(response.text):
-            return Rejected("refusal: the simulated user declined to write a turn")
-        turn = parse_user_turn(response.text)
+        text = reply_text(response, "user turn")
+        if isinstance(text, Rejected):
+            return text
+        turn = parse_user_turn(text)
         if not turn:
             raise RowError("the simulated user wrote nothing", raw_text=response.text)
         return {**record, "messages": [*record["messages"], {"role": "user", "content": turn}],

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from ...llm.types import Response
-from ...pipeline.llm_step import LLMStep, RowError
+from ...pipeline.llm_step import LLMStep
+from ...pipeline.model_step import RowError, chat
 from ...pipeline.step import MapStep
 from .samplers import stable_int
-from .taxonomy_prompt_step import HERE
+
+HERE = Path(__file__).parent
 
 CITATIONS = [
     "Mukherjee, S. et al. (2023). Orca: Progressive Learning from Complex Explanation Traces of GPT-4. arXiv:2306.02707",
@@ -76,34 +79,31 @@ class OrcaSystemMessage(MapStep):
     """Chooses the teacher's system message per record, deterministically from its id.
 
     ``mode: orca`` — one of Orca's 16 messages allowed for the record's FLAN-v2 collection
-    (``collection``, or per row ``collection_column``); writes ``system_message`` and
-    ``system_message_id``. ``mode: orca2`` — the instruction of a reasoning strategy: a fixed
-    ``strategy``, a per-row ``strategy_column``, or ``strategies`` mapping the values of
-    ``task_column`` to strategy names; ``custom_strategies`` adds or overrides strategy texts.
-    Writes ``system_message`` and ``strategy``."""
+    (``collection`` for every row, else the row's ``collection_column``); writes
+    ``system_message`` and ``system_message_id``. ``mode: orca2`` — the instruction of a
+    reasoning strategy: ``strategy``, unless ``strategies`` maps the row's ``task_column`` value
+    to another, or the row's ``strategy_column`` names one; ``custom_strategies`` adds or
+    overrides strategy texts. Writes ``system_message`` and ``strategy``."""
 
     type_name = "orca_system_message"
 
     def __init__(self, name: str, *, mode: str = "orca2", instruction_column: str = "instruction",
-                 collection: str | None = None, collection_column: str | None = None,
+                 collection: str | None = None, collection_column: str = "collection",
                  strategy: str | None = "step_by_step", strategy_column: str | None = None,
-                 task_column: str | None = None, strategies: dict[str, str] | None = None,
+                 task_column: str = "task", strategies: dict[str, str] | None = None,
                  custom_strategies: dict[str, str] | None = None) -> None:
         if mode not in ("orca", "orca2"):
             raise ValueError(f"mode must be 'orca' or 'orca2', got {mode!r}")
         reads = [instruction_column]
         texts = {**STRATEGIES, **(custom_strategies or {})}
         if mode == "orca":
-            if (collection is None) == (collection_column is None):
-                raise ValueError("mode 'orca' needs exactly one of `collection` (e.g. niv2) or `collection_column`")
             if collection is not None:
                 orca_message_ids(collection, "")  # validates the name
-            reads += [collection_column] if collection_column else []
+            else:
+                reads.append(collection_column)
             writes = ["system_message", "system_message_id"]
         else:
-            if task_column:
-                if not strategies:
-                    raise ValueError("`task_column` needs `strategies`: a mapping from task names to strategy names")
+            if strategies:
                 reads.append(task_column)
             if strategy_column:
                 reads.append(strategy_column)
@@ -117,20 +117,16 @@ class OrcaSystemMessage(MapStep):
         self.collection, self.collection_column = collection, collection_column
         self.strategy, self.strategy_column, self.task_column = strategy, strategy_column, task_column
         self.strategies, self.texts = dict(strategies or {}), texts
-        self.options = {"mode": mode, "instruction_column": instruction_column, "collection": collection,
-                        "collection_column": collection_column, "strategy": strategy,
-                        "strategy_column": strategy_column, "task_column": task_column,
-                        "strategies": self.strategies, "custom_strategies": custom_strategies}
 
     def map(self, record: dict[str, Any]) -> dict[str, Any]:
         query = str(record.get(self.instruction_column, ""))
         if self.mode == "orca":
-            collection = self.collection or str(record.get(self.collection_column or "", ""))
+            collection = self.collection or str(record.get(self.collection_column, ""))
             ids = orca_message_ids(collection, query)
             chosen = ids[stable_int(record.get("id", ""), self.name) % len(ids)]
             return {**record, "system_message": SYSTEM_MESSAGES[chosen], "system_message_id": chosen}
         strategy = self.strategy
-        if self.task_column and str(record.get(self.task_column)) in self.strategies:
+        if str(record.get(self.task_column)) in self.strategies:
             strategy = self.strategies[str(record.get(self.task_column))]
         if self.strategy_column and record.get(self.strategy_column):
             strategy = str(record[self.strategy_column])
@@ -141,21 +137,22 @@ class OrcaSystemMessage(MapStep):
 
 class OrcaTeacher(LLMStep):
     """The teacher's answer to ``instruction_column`` under the record's ``system_message`` (an
-    empty message sends no system turn). Writes ``response``; empty answers are error rows."""
+    empty message sends no system turn). Writes ``output`` (``response``); empty answers are error
+    rows."""
 
     type_name = "orca_teacher"
 
     def __init__(self, name: str, *, instruction_column: str = "instruction", system_column: str = "system_message",
-                 output: str = "response", **kwargs: Any) -> None:
+                 **kwargs: Any) -> None:
         kwargs.setdefault("citations", CITATIONS)
-        super().__init__(name, reads=[instruction_column, system_column], writes=[output], output=output, **kwargs)
+        super().__init__(name, **kwargs)
+        self.reads |= {instruction_column, system_column}
+        self.writes.add(self.output)
         self.instruction_column, self.system_column = instruction_column, system_column
-        self.options = {"instruction_column": instruction_column, "system_column": system_column, "output": output}
 
     def prompt(self, record: dict[str, Any]) -> list[dict[str, str]]:
-        system = str(record.get(self.system_column) or "")
-        messages = [{"role": "system", "content": system}] if system else []
-        return [*messages, {"role": "user", "content": str(record[self.instruction_column])}]
+        system = record.get(self.system_column)
+        return chat(str(record[self.instruction_column]), str(system) if system else None)
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
         text = response.text.strip()
@@ -179,9 +176,6 @@ class PromptErasure(MapStep):
                          writes=["messages", "system"], citations=CITATIONS)
         self.erase, self.generic_system, self.keep_teacher_system = erase, generic_system, keep_teacher_system
         self.instruction_column, self.response_column, self.system_column = instruction_column, response_column, system_column
-        self.options = {"erase": erase, "generic_system": generic_system, "instruction_column": instruction_column,
-                        "response_column": response_column, "system_column": system_column,
-                        "keep_teacher_system": keep_teacher_system}
 
     def map(self, record: dict[str, Any]) -> dict[str, Any]:
         system = self.generic_system if self.erase else str(record.get(self.system_column) or "")

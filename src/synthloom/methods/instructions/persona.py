@@ -29,10 +29,10 @@ from typing import Any
 
 import orjson
 
-from ...llm.types import Request, Response
+from ...llm.types import Response
 from ...pipeline.llm_step import LLMStep
-from ...pipeline.step import GlobalStep, Rejected, RejectedRow, SourceStep, StreamStep
-from ...pipeline.templates import render
+from ...pipeline.model_step import ModelStep
+from ...pipeline.step import GlobalStep, Rejected, RejectedRow, SourceStep
 from ...records import ID, add_lineage, derive_id
 
 CITATION = ("Ge et al. 2024, Scaling Synthetic Data Creation with 1,000,000,000 Personas, arXiv:2406.20094")
@@ -45,10 +45,6 @@ DEFAULT_WORLD = ("Emberfall is a high-fantasy world of floating islands linked b
                  "scholars and traders keep its cities running; the Ashen Court schemes to seize the storm "
                  "engines that keep the islands aloft; and wandering adventurers take contracts from anyone "
                  "who pays in starglass, the islands' currency.")
-
-
-def template(name: str) -> str:
-    return (HERE / name).read_text(encoding="utf-8")
 
 
 class PersonaFileError(ValueError):
@@ -96,7 +92,6 @@ class PersonaPool(SourceStep):
         super().__init__(name, citations=[CITATION])
         self.path, self.field = path, field
         self.personas = load_personas(path, field)
-        self.options = {"path": path, "field": field}
 
     def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
         for p in self.personas[:limit]:
@@ -120,35 +115,13 @@ def clean_persona(text: str) -> str:
     return " ".join(text.split())
 
 
-class _Asker(StreamStep):
-    """Shared by the expansion steps: one chat request per prompt, lineage per child."""
-
-    kind = "expand"
-
-    def __init__(self, name: str, *, model: str, temperature: float, max_tokens: int, reads: list[str],
-                 writes: list[str], inputs: list[str] | None) -> None:
-        super().__init__(name, inputs=inputs or (), reads=reads, writes=writes, citations=[CITATION], models=[model])
-        self.model_name = model
-        self.params = {"temperature": temperature, "max_tokens": max_tokens}
-
-    async def ask(self, prompt: str, key: str, n: int = 1) -> tuple[list[str], dict[str, Any]]:
-        import xxhash
-
-        assert self.ctx is not None, "step used before setup()"
-        model = self.ctx.model(self.model_name)
-        seed = {} if self.params["temperature"] == 0 else {"seed": xxhash.xxh32_intdigest(key.encode()) & 0x7FFFFFFF}
-        req = Request.chat([{"role": "user", "content": prompt}], n=n, **self.params, **seed)
-        resp: Response = await model.complete(req)
-        return resp.texts, {"step": self.name, "model": getattr(model, "identity", ""), "prompt_hash":
-                            req.fingerprint()[:16], "params": req.sampling_params(), "usage": resp.usage.to_dict()}
-
-
-class TextToPersona(_Asker):
+class TextToPersona(ModelStep):
     """Text-to-Persona (Persona Hub): for each ``column`` text, one ``persona`` per relation in
     ``relations`` (read, write, like, dislike), with ``persona_relation`` and ``source_text``.
     An empty answer becomes a row with an empty persona (drop it with a filter or the dedup)."""
 
     type_name = "text_to_persona"
+    takes_sampling = False
 
     def __init__(self, name: str, *, column: str = "text", relations: list[str] | None = None,
                  model: str = "default", temperature: float = 0.7, max_tokens: int = 128,
@@ -157,44 +130,46 @@ class TextToPersona(_Asker):
         bad = [r for r in rel if r not in RELATIONS]
         if bad:
             raise ValueError(f"unknown relation(s) {bad}; use {', '.join(RELATIONS)}")
-        super().__init__(name, model=model, temperature=temperature, max_tokens=max_tokens, reads=[column],
-                         writes=["persona", "persona_relation", "source_text"], inputs=inputs)
+        super().__init__(name, model=model, inputs=inputs or (), reads=[column],
+                         writes=["persona", "persona_relation", "source_text"], citations=[CITATION],
+                         temperature=temperature, max_tokens=max_tokens)
         self.column, self.relations = column, rel
-        self.options = {"column": column, "relations": rel, "model": model, **self.params}
+        self.template = self.load_template("persona_text_to_persona.jinja")
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         text = str(record[self.column])
         rid = record.get(ID, "")
         answers = await asyncio.gather(*(
-            self.ask(render(template("persona_text_to_persona.jinja"), {"relation": r, "text": text}),
-                     f"{self.name}:{rid}:{r}") for r in self.relations))
+            self.texts(record, self.render(self.template, {"relation": r, "text": text}), salt=f":{r}",
+                       lineage={"parent": rid, "relation": r}) for r in self.relations))
         out = []
         for j, (rel, (texts, lineage)) in enumerate(zip(self.relations, answers)):
             child = {**record, ID: derive_id(rid, self.name, j), "persona": clean_persona(texts[0] if texts else ""),
                      "persona_relation": rel, "source_text": text}
-            add_lineage(child, {**lineage, "parent": rid, "relation": rel})
+            add_lineage(child, lineage)
             out.append(child)
         return out
 
 
-class PersonaToPersona(_Asker):
+class PersonaToPersona(ModelStep):
     """Persona-to-Persona (Persona Hub): ``hops`` rounds of "who is in a close relationship with
     this persona", ``per_hop`` answers per persona per round. Yields every new persona with
     ``parent_persona``, ``root_persona`` and ``persona_hop`` (the input persona itself is not
     repeated; ``include_input`` adds it as hop 0)."""
 
     type_name = "persona_to_persona"
+    takes_sampling = False
 
     def __init__(self, name: str, *, column: str = "persona", hops: int = 1, per_hop: int = 1,
                  include_input: bool = False, model: str = "default", temperature: float = 0.7,
                  max_tokens: int = 128, inputs: list[str] | None = None) -> None:
         if hops < 1 or per_hop < 1:
             raise ValueError("hops and per_hop must be >= 1")
-        super().__init__(name, model=model, temperature=temperature, max_tokens=max_tokens, reads=[column],
-                         writes=["persona", "parent_persona", "root_persona", "persona_hop"], inputs=inputs)
+        super().__init__(name, model=model, inputs=inputs or (), reads=[column],
+                         writes=["persona", "parent_persona", "root_persona", "persona_hop"], citations=[CITATION],
+                         temperature=temperature, max_tokens=max_tokens)
         self.column, self.hops, self.per_hop, self.include_input = column, hops, per_hop, include_input
-        self.options = {"column": column, "hops": hops, "per_hop": per_hop, "include_input": include_input,
-                        "model": model, **self.params}
+        self.template = self.load_template("persona_to_persona.jinja")
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         root, rid = str(record[self.column]), record.get(ID, "")
@@ -205,14 +180,14 @@ class PersonaToPersona(_Asker):
         frontier = [(root, rid)]
         for hop in range(1, self.hops + 1):
             answers = await asyncio.gather(*(
-                self.ask(render(template("persona_to_persona.jinja"), {"persona": p}), f"{self.name}:{pid}:{hop}",
-                         n=self.per_hop) for p, pid in frontier))
+                self.texts(record, self.render(self.template, {"persona": p}), n=self.per_hop, salt=f":{pid}:{hop}",
+                           lineage={"parent": pid, "hop": hop}) for p, pid in frontier))
             nxt = []
-            for (parent, pid), (texts, lineage) in zip(frontier, answers):
+            for (parent, _), (texts, lineage) in zip(frontier, answers):
                 for text in texts:
                     child = {**record, ID: derive_id(rid, self.name, len(out) + 1), "persona": clean_persona(text),
                              "parent_persona": parent, "root_persona": root, "persona_hop": hop}
-                    add_lineage(child, {**lineage, "parent": pid, "hop": hop})
+                    add_lineage(child, lineage)
                     out.append(child)
                     nxt.append((child["persona"], child[ID]))
             frontier = nxt
@@ -237,8 +212,6 @@ class PersonaDedup(GlobalStep):
         super().__init__(name, inputs=inputs or (), reads=[column], citations=[CITATION])
         self.column, self.minhash_threshold, self.num_perm = column, minhash_threshold, num_perm
         self.embedding_threshold = embedding_threshold
-        self.options = {"column": column, "minhash_threshold": minhash_threshold, "num_perm": num_perm,
-                        "embedding_threshold": embedding_threshold}
 
     def run(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
         import rensa
@@ -301,18 +274,16 @@ class PersonaSynthesize(LLMStep):
 
     def __init__(self, name: str, *, template: str = "math", column: str = "persona", model: str = "default",
                  game: str = "Emberfall", world: str | None = None, temperature: float = 0.7,
-                 max_tokens: int = 1024, **kwargs: Any) -> None:
+                 max_tokens: int = 1024, **sampling: Any) -> None:
         if template not in TEMPLATES:
             raise ValueError(f"template must be one of {', '.join(TEMPLATES)}, not {template!r}")
         super().__init__(name, model=model, temperature=temperature, max_tokens=max_tokens, reads=[column],
-                         writes=["synthesized_text", "persona_template"], citations=[CITATION], **kwargs)
+                         writes=["synthesized_text", "persona_template"], citations=[CITATION], **sampling)
         self.template_name, self.column, self.game, self.world = template, column, game, world or DEFAULT_WORLD
-        self.options = {"template": template, "column": column, "model": model, "game": game, "world": self.world,
-                        "temperature": temperature, "max_tokens": max_tokens, **kwargs}
+        self.template = self.load_template(f"persona_{template}.jinja")
 
     def prompt(self, record: dict[str, Any]) -> str:
-        return render(template(f"persona_{self.template_name}.jinja"),
-                      {"persona": str(record[self.column]), "game": self.game, "world": self.world})
+        return self.render(self.template, {"persona": str(record[self.column]), "game": self.game, "world": self.world})
 
     def parse(self, record: dict[str, Any], response: Response) -> dict[str, Any] | Rejected:
         text = strip_prefix(response.text, TEMPLATES[self.template_name])

@@ -211,8 +211,6 @@ class AttributeSampler(SourceStep):
         self.n, self.mode, self.seed, self.index_column = int(n), mode, int(seed), index_column
         cols = [c for a in self.attributes for c in a.columns()]
         self.columns = list(dict.fromkeys(cols + ([index_column] if index_column else [])))
-        self.options = {"attributes": attributes, "n": self.n, "mode": mode, "seed": self.seed,
-                        "index_column": index_column}
 
     def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
         total = self.n if limit is None else min(self.n, limit)
@@ -239,7 +237,6 @@ class AttributeAssign(MapStep):
         self.attributes = build_attributes(attributes)
         super().__init__(name, writes=[c for a in self.attributes for c in a.columns()])
         self.seed = int(seed)
-        self.options = {"attributes": attributes, "seed": self.seed}
 
     def map(self, record: dict[str, Any]) -> dict[str, Any]:
         index = stable_int(record.get("id", ""), "attribute_assign")

@@ -22,7 +22,8 @@ yields the accepted instructions and, as rejected rows, every candidate a filter
 reason starts with the filter's name, and column ``rejected_filter`` names it). Each round's
 requests go out concurrently; answers are processed in request order and every sample has a
 seed derived from (run seed, round, slot), so a rerun replays the response cache and yields the
-same rows. Classification identification and instance generation are the next steps
+same rows. It reads asynchronously (:meth:`SourceStep.aread`): its model calls run on the run's
+event loop. Classification identification and instance generation are the next steps
 (``self_instruct_instances.py``).
 """
 
@@ -32,15 +33,16 @@ import asyncio
 import random
 import re
 import string
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+import xxhash
 
-from ...llm.types import Request
-from ...pipeline.step import Rejected, RejectedRow, SourceStep
-from ...pipeline.templates import render
+from ...llm.types import Response
+from ...pipeline.model_step import ModelSource
+from ...pipeline.step import Rejected, RejectedRow
 from ...records import ID, add_lineage, derive_id
 
 CITATION = ("Wang et al. 2022, Self-Instruct: Aligning Language Models with Self-Generated Instructions, "
@@ -55,11 +57,6 @@ BAD_PREFIXES = ("Write a program",)
 _BLACKLIST_RE = re.compile(r"\b(" + "|".join(re.escape(w) for w in BLACKLIST) + r")\b", re.IGNORECASE)
 _ITEM_RE = re.compile(r"^[ \t]*(?:\*\*)?(\d{1,3})\s?[.)](?:\*\*)?[ \t]+", re.MULTILINE)
 _SPACE = re.compile(r"\s+")
-
-
-def template(name: str) -> str:
-    """The text of a prompt template that sits beside this module."""
-    return (HERE / name).read_text(encoding="utf-8")
 
 
 # -- seed tasks ---------------------------------------------------------------------------------------
@@ -112,14 +109,6 @@ def load_seed_tasks(path: str | Path | None = None) -> list[dict[str, Any]]:
 
 
 # -- prompt and parsing -------------------------------------------------------------------------------
-
-def encode_prompt(instructions: list[str], classification_only: bool = False) -> str:
-    """The numbered-list prompt: the in-context instructions (whitespace collapsed, trailing ':'
-    removed) numbered 1..k, ending at ``k+1.`` for the model to continue."""
-    clean = [_SPACE.sub(" ", i).strip().rstrip(":") for i in instructions]
-    return render(template("self_instruct_tasks.jinja"), {"instructions": clean,
-                                                          "classification_only": classification_only})
-
 
 def parse_numbered_list(text: str, *, continues_item: bool = True) -> list[str]:
     """Split a generated list into items at each line starting with a number (``10.``, ``11)``,
@@ -174,14 +163,13 @@ def filter_name(reason: str) -> str:
 
 class Bootstrap:
     """The state of one Self-Instruct run: the ROUGE-L pool (seeds + accepted machine instructions)
-    and the machine instructions, with the paper's prompt sampling. :meth:`run_round` sends one
-    round of requests and returns the round's rows (kept dicts and :class:`RejectedRow`)."""
+    and the machine instructions, with the paper's prompt sampling. :meth:`prompt_instructions`
+    picks the in-context instructions of one request; :meth:`take` turns a round's answers into
+    the round's rows (kept dicts and :class:`RejectedRow`)."""
 
-    def __init__(self, seeds: list[dict[str, Any]], *, step: str, model: Any, seed: int = 0,
-                 num_prompt_instructions: int = 8, num_machine_instructions: int = 2,
-                 requests_per_round: int = 8, rouge_threshold: float = 0.7, min_words: int = 4,
-                 max_words: int = 150, classification_only: bool = False, raw: bool = False,
-                 sampling: dict[str, Any] | None = None) -> None:
+    def __init__(self, seeds: list[dict[str, Any]], *, step: str, seed: int = 0, num_prompt_instructions: int = 8,
+                 num_machine_instructions: int = 2, rouge_threshold: float = 0.7, min_words: int = 4,
+                 max_words: int = 150, classification_only: bool = False, raw: bool = False) -> None:
         from synthloom.curate.rouge_gate import RougeLGate
 
         pool_seeds = [s for s in seeds if s["is_classification"]] if classification_only else list(seeds)
@@ -194,12 +182,10 @@ class Bootstrap:
         self.gate = RougeLGate(threshold=rouge_threshold)
         for s in seeds:
             self.gate.add(s["instruction"])
-        self.step, self.model, self.seed = step, model, seed
+        self.step, self.seed = step, seed
         self.k, self.k_machine = num_prompt_instructions, num_machine_instructions
-        self.requests_per_round = requests_per_round
         self.min_words, self.max_words = min_words, max_words
-        self.classification_only, self.raw = classification_only, raw
-        self.sampling = dict(sampling or {})
+        self.raw = raw
         self.counter = 0  # candidates seen so far: the index their ids derive from
 
     def prompt_instructions(self, round_no: int, slot: int) -> list[str]:
@@ -210,28 +196,16 @@ class Bootstrap:
         rng.shuffle(chosen)
         return chosen
 
-    def request(self, prompt: str, round_no: int, slot: int) -> Request:
-        params = dict(self.sampling)
-        params.setdefault("seed", (hash_seed(self.seed, round_no, slot)))
-        if self.raw:
-            return Request.completion(prompt, **params)
-        return Request.chat([{"role": "user", "content": prompt}], **params)
-
-    async def run_round(self, round_no: int, wanted: int) -> list[dict[str, Any] | RejectedRow]:
-        prompts = [self.prompt_instructions(round_no, s) for s in range(self.requests_per_round)]
-        requests = [self.request(encode_prompt(p, self.classification_only), round_no, s)
-                    for s, p in enumerate(prompts)]
-        responses = await asyncio.gather(*(self.model.complete(r) for r in requests))
+    def take(self, round_no: int, answers: list[tuple[list[str], Response, dict[str, Any]]],
+             wanted: int) -> list[dict[str, Any] | RejectedRow]:
+        """The rows of one round from its ``(shown instructions, response, lineage entry)`` answers,
+        in request order, stopping once ``wanted`` instructions are accepted."""
         rows: list[dict[str, Any] | RejectedRow] = []
         accepted = 0
-        for slot, (req, resp, shown) in enumerate(zip(requests, responses, prompts)):
+        for shown, resp, lineage in answers:
             choice = resp.choices[0] if resp.choices else None
-            text = choice.text if choice else ""
-            items = parse_numbered_list(text, continues_item=self.raw)
+            items = parse_numbered_list(choice.text if choice else "", continues_item=self.raw)
             truncated = bool(choice and choice.finish_reason == "length")
-            lineage = {"step": self.step, "model": getattr(self.model, "identity", ""),
-                       "prompt_hash": req.fingerprint()[:16], "params": req.sampling_params(),
-                       "usage": resp.usage.to_dict(), "finish_reason": choice.finish_reason if choice else None}
             for i, raw_item in enumerate(items):
                 if accepted >= wanted:
                     return rows
@@ -261,12 +235,12 @@ class Bootstrap:
 
 
 def hash_seed(*parts: Any) -> int:
-    import xxhash
-
+    """The request seed of one bootstrap request, from (run seed, round, slot): the requests are
+    not made for a record, so :meth:`ModelStep.seed_for` does not apply."""
     return xxhash.xxh32_intdigest("\x1f".join(map(str, parts)).encode()) & 0x7FFFFFFF
 
 
-class SelfInstructBootstrap(SourceStep):
+class SelfInstructBootstrap(ModelSource):
     """Self-Instruct's bootstrapping loop as a source (Wang et al. 2022): yields ``instruction``
     rows (with ``round``, ``max_rouge_l``, ``most_similar``, ``prompt_instructions``) until
     ``num_instructions`` (or ``-n``) are accepted or ``max_rounds`` rounds ran; rejected candidates
@@ -275,10 +249,12 @@ class SelfInstructBootstrap(SourceStep):
     ``seeds``: a ``seed_tasks.jsonl`` file (default: the built-in 48 tasks). ``raw=True`` sends the
     prompt as a raw completion (the paper's setting with a base model); the default sends it as a
     user message to a chat model. Sampling defaults follow the paper (T=0.7, top_p=0.5, stop at
-    "16."); ``presence_penalty`` is not part of the request API and is not sent.
+    "16."); ``presence_penalty`` is not part of the request API and is not sent. ``seed`` seeds
+    the choice of in-context instructions and the requests.
     """
 
     type_name = "self_instruct"
+    takes_sampling = False
     columns = ("instruction", "round", "max_rouge_l", "most_similar", "prompt_instructions")
 
     def __init__(self, name: str, *, seeds: str | None = None, num_instructions: int = 100, model: str = "default",
@@ -286,69 +262,57 @@ class SelfInstructBootstrap(SourceStep):
                  max_rounds: int = 50, rouge_threshold: float = 0.7, min_words: int = 4, max_words: int = 150,
                  classification_only: bool = False, raw: bool = False, seed: int = 0, temperature: float = 0.7,
                  top_p: float = 0.5, max_tokens: int = 1024, stop: list[str] | None = None) -> None:
-        super().__init__(name, models=[model], citations=[CITATION])
+        if stop is None:
+            stop = ["\n\n", "\n16", "16.", "16 ."] if raw else ["\n16.", "16."]
+        super().__init__(name, model=model, citations=[CITATION], temperature=temperature, top_p=top_p,
+                         max_tokens=max_tokens, stop=list(stop))
         if num_instructions < 1 or max_rounds < 1 or requests_per_round < 1:
             raise ValueError("num_instructions, max_rounds and requests_per_round must be >= 1")
         if not 0 <= num_machine_instructions < num_prompt_instructions:
             raise ValueError("num_machine_instructions must be >= 0 and smaller than num_prompt_instructions")
         self.seed_path = seeds
         self.seeds = load_seed_tasks(seeds)  # fail before the run on a bad seed file
-        self.model_name = model
-        if stop is None:
-            stop = ["\n\n", "\n16", "16.", "16 ."] if raw else ["\n16.", "16."]
-        self.sampling = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": list(stop)}
-        self.settings = {"num_prompt_instructions": num_prompt_instructions,
-                         "num_machine_instructions": num_machine_instructions,
-                         "requests_per_round": requests_per_round, "rouge_threshold": rouge_threshold,
-                         "min_words": min_words, "max_words": max_words,
-                         "classification_only": classification_only, "raw": raw, "seed": seed}
-        self.num_instructions, self.max_rounds = num_instructions, max_rounds
-        self.options = {"seeds": seeds, "num_instructions": num_instructions, "model": model, "max_rounds": max_rounds,
-                        **self.settings, **self.sampling}
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def setup(self, ctx: Any) -> None:
-        super().setup(ctx)
-        try:
-            self._loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
+        self.num_instructions, self.max_rounds, self.requests_per_round = num_instructions, max_rounds, requests_per_round
+        self.num_prompt_instructions, self.num_machine_instructions = num_prompt_instructions, num_machine_instructions
+        self.rouge_threshold, self.min_words, self.max_words = rouge_threshold, min_words, max_words
+        self.classification_only, self.raw, self.seed = classification_only, raw, seed
+        self.tasks_template = self.load_template("self_instruct_tasks.jinja")
+        self.new_bootstrap()  # too few usable seeds fails here, not mid-run
 
     def fingerprint(self) -> str:
         p = Path(self.seed_path) if self.seed_path else SEED_FILE
         st = p.stat()
         return f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
-    def read(self, limit: int | None = None) -> Iterator[dict[str, Any] | RejectedRow]:
-        assert self.ctx is not None, "step used before setup()"
+    def new_bootstrap(self) -> Bootstrap:
+        """A fresh pool (the seeds only), as at the start of a run."""
+        return Bootstrap(self.seeds, step=self.name, seed=self.seed, num_prompt_instructions=self.num_prompt_instructions,
+                         num_machine_instructions=self.num_machine_instructions, rouge_threshold=self.rouge_threshold,
+                         min_words=self.min_words, max_words=self.max_words,
+                         classification_only=self.classification_only, raw=self.raw)
+
+    def encode_prompt(self, instructions: list[str]) -> str:
+        """The numbered-list prompt: the in-context instructions (whitespace collapsed, trailing ':'
+        removed) numbered 1..k, ending at ``k+1.`` for the model to continue."""
+        clean = [_SPACE.sub(" ", i).strip().rstrip(":") for i in instructions]
+        return self.render(self.tasks_template, {"instructions": clean, "classification_only": self.classification_only})
+
+    async def run_round(self, boot: Bootstrap, round_no: int, wanted: int) -> list[dict[str, Any] | RejectedRow]:
+        """Send one round's requests concurrently; the round's rows, in request order."""
+        shown = [boot.prompt_instructions(round_no, slot) for slot in range(self.requests_per_round)]
+        answers = await asyncio.gather(*(
+            self.call({}, self.encode_prompt(instructions), raw=self.raw, seed=hash_seed(self.seed, round_no, slot))
+            for slot, instructions in enumerate(shown)))
+        return boot.take(round_no, [(s, resp, entry) for s, (resp, entry) in zip(shown, answers)], wanted)
+
+    async def aread(self, limit: int | None = None) -> AsyncIterator[dict[str, Any] | RejectedRow]:
         target = min(limit, self.num_instructions) if limit is not None else self.num_instructions
-        boot = Bootstrap(self.seeds, step=self.name, model=self.ctx.model(self.model_name),
-                         sampling=self.sampling, **self.settings)
+        boot = self.new_bootstrap()
         accepted = 0
         for round_no in range(self.max_rounds):
             if accepted >= target:
                 return
-            rows = run_coroutine(self._scoped(boot.run_round(round_no, target - accepted)), self._loop)
-            for row in rows:
+            for row in await self.run_round(boot, round_no, target - accepted):
                 if isinstance(row, dict):
                     accepted += 1
                 yield row
-
-    async def _scoped(self, coro: Any) -> Any:
-        from ...llm.usage import step_scope
-
-        with step_scope(self.name):
-            return await coro
-
-
-def run_coroutine(coro: Any, loop: asyncio.AbstractEventLoop | None) -> Any:
-    """Run ``coro`` on the run's event loop from a worker thread (where sources are read), or on a
-    fresh loop when there is none (direct use from Python)."""
-    if loop is not None and loop.is_running():
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is not loop:
-            return asyncio.run_coroutine_threadsafe(coro, loop).result()
-    return asyncio.run(coro)

@@ -25,8 +25,7 @@ from typing import Any
 from ...llm.types import Response
 from ...pipeline.llm_step import LLMStep
 from ...pipeline.step import Rejected
-from ...pipeline.templates import render
-from .self_instruct import CITATION, template
+from .self_instruct import CITATION
 
 _OUTPUT = re.compile(r"Output\s*\d*\s*:")
 _INPUT = re.compile(r"Input\s*\d*\s*:")
@@ -53,17 +52,16 @@ class SelfInstructClassify(LLMStep):
     type_name = "self_instruct_classify"
 
     def __init__(self, name: str, *, column: str = "instruction", model: str = "default", raw: bool = False,
-                 max_tokens: int = 3, temperature: float = 0.0, **kwargs: Any) -> None:
-        kwargs.setdefault("stop", ["\n", "Task"])
-        super().__init__(name, model=model, raw=raw, max_tokens=max_tokens, temperature=temperature,
+                 max_tokens: int = 3, temperature: float = 0.0, stop: str | list[str] | None = ("\n", "Task"),
+                 **sampling: Any) -> None:
+        super().__init__(name, model=model, raw=raw, max_tokens=max_tokens, temperature=temperature, stop=stop,
                          reads=[column], writes=["is_classification", "classification_answer"],
-                         citations=[CITATION], **kwargs)
+                         citations=[CITATION], **sampling)
         self.column = column
-        self.options = {"column": column, "model": model, "raw": raw, "max_tokens": max_tokens,
-                        "temperature": temperature, **kwargs}
+        self.template = self.load_template("self_instruct_classify.jinja")
 
     def prompt(self, record: dict[str, Any]) -> str:
-        return render(template("self_instruct_classify.jinja"), {"instruction": str(record[self.column]).strip()})
+        return self.render(self.template, {"instruction": str(record[self.column]).strip()})
 
     def parse(self, record: dict[str, Any], response: Response) -> dict[str, Any]:
         answer = response.text.strip()
@@ -151,21 +149,20 @@ class SelfInstructInstances(LLMStep):
 
     def __init__(self, name: str, *, column: str = "instruction", model: str = "default", raw: bool = False,
                  max_instances: int | None = None, max_instance_words: int | None = 350,
-                 max_tokens: int = 350, temperature: float = 0.0, **kwargs: Any) -> None:
-        kwargs.setdefault("stop", ["Example 16", "Task:"])
-        super().__init__(name, model=model, raw=raw, max_tokens=max_tokens, temperature=temperature,
+                 max_tokens: int = 350, temperature: float = 0.0, stop: str | list[str] | None = ("Example 16", "Task:"),
+                 **sampling: Any) -> None:
+        super().__init__(name, model=model, raw=raw, max_tokens=max_tokens, temperature=temperature, stop=stop,
                          reads=[column, "is_classification"], writes=["instances", "instance_drops"],
-                         citations=[CITATION], **kwargs)
+                         citations=[CITATION], **sampling)
         self.column = column
         self.max_instances = max_instances
         self.max_instance_words = max_instance_words
-        self.options = {"column": column, "model": model, "raw": raw, "max_instances": max_instances,
-                        "max_instance_words": max_instance_words, "max_tokens": max_tokens,
-                        "temperature": temperature, **kwargs}
+        self.output_first = self.load_template("self_instruct_output_first.jinja")  # classification tasks
+        self.input_first = self.load_template("self_instruct_input_first.jinja")
 
     def prompt(self, record: dict[str, Any]) -> str:
-        name = "self_instruct_output_first.jinja" if record.get("is_classification") else "self_instruct_input_first.jinja"
-        text = render(template(name), {"instruction": str(record[self.column]).strip()})
+        source = self.output_first if record.get("is_classification") else self.input_first
+        text = self.render(source, {"instruction": str(record[self.column]).strip()})
         return text + "\n" if self.raw else text
 
     def parse(self, record: dict[str, Any], response: Response) -> dict[str, Any] | Rejected:

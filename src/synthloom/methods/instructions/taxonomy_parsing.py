@@ -1,7 +1,7 @@
 """Parsers for what models write back in the taxonomy-, attribute- and document-driven instruction
 methods (GLAN, LAB, Nemotron-style generators, Humpback, AgentInstruct): numbered or bulleted lists,
 blocks between tags (InstructLab's ``[Start of Question]`` … ``[End of Question]``), integer scores
-from judges, refusals, and leading labels such as ``Instruction:``.
+from judges, and leading labels such as ``Instruction:``.
 
 Every parser is a pure function of the text, tolerant of the junk small models add (preambles,
 closing remarks, markdown, a list cut off by ``max_tokens``) and returns ``None`` or ``[]`` when
@@ -26,11 +26,6 @@ _ITEM = re.compile(
 _MARKDOWN = re.compile(r"\*\*|__|`")
 _QUOTES = "\"'“”‘’"
 _LABEL = re.compile(r"^\s*(?:\*\*)?\s*([A-Za-z][A-Za-z \-]{0,30}?)\s*(?:\*\*)?\s*:\s*(?:\*\*)?\s*")
-_REFUSAL = re.compile(
-    r"^\s*(?:i'?m sorry|i am sorry|sorry,|i apologi[sz]e|i cannot|i can'?t|i can not|i'?m unable|i am unable|"
-    r"i'?m not able|i am not able|as an ai\b|as a language model|i won'?t be able)",
-    re.IGNORECASE,
-)
 
 
 def clean_item(text: str) -> str:
@@ -188,11 +183,6 @@ def score_explanation(text: str, *, tags: tuple[str, str] | None = None) -> str:
     if labelled:
         return text[: labelled[-1].start()].strip()
     return text.strip()
-
-
-def is_refusal(text: str) -> bool:
-    """Whether a reply opens with a refusal or an "as an AI" disclaimer."""
-    return bool(_REFUSAL.match(clean_item(text)))
 
 
 def first_paragraph(text: str) -> str:

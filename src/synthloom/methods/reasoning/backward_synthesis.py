@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...pipeline.step import Rejected
+from ...records import adopt_rows
 from .metamath import first_paragraph
-from .verified_sampling import VerifiedSampler, load_template, reason_for
+from .verified_sampling import VerifiedSampler, reason_for
 
 CITATION = ("Lu et al. 2024, MathGenie: Generating Synthetic Data with Question Back-translation for Enhancing "
             "Mathematical Reasoning of LLMs, ACL 2024, arXiv:2402.16352")
@@ -43,16 +44,14 @@ class BackwardSynthesis(VerifiedSampler):
                  temperature: float = 0.7, citations: Iterable[str] = (), **kwargs: Any) -> None:
         if not 1 <= int(min_correct) <= int(k):
             raise ValueError(f"min_correct must be between 1 and k={k}, not {min_correct}")
-        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], writes=COLUMNS,
-                         **kwargs)
+        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], **kwargs)
+        self.writes = set(COLUMNS)
         self.reads.discard(self.question_column)
         self.reads.add(solution_column)
         self.solution_column = solution_column
         self.min_correct = int(min_correct)
-        self.question_template = question_template or load_template("backward_question.jinja")
+        self.question_template = question_template or self.load_template("backward_question.jinja")
         self.question_temperature = question_temperature
-        self.options.update(solution_column=solution_column, min_correct=self.min_correct,
-                            question_template=self.question_template, question_temperature=question_temperature)
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
         gold = record.get(self.gold_column)
@@ -60,9 +59,8 @@ class BackwardSynthesis(VerifiedSampler):
         if not isinstance(solution, str) or not solution.strip():
             return Rejected(f"no solution to write a question for in column {self.solution_column!r}")
         view = {**record, "solution": solution}
-        overrides = {} if self.question_temperature is None else {"temperature": self.question_temperature}
         raw, lineage = await self.sample(record, self.messages(view, template=self.question_template), 1,
-                                         salt="\x1fquestion", **overrides)
+                                         salt="\x1fquestion", temperature=self.question_temperature)
         question = first_paragraph(raw[0][0], ["Question"])
         if not question:
             return Rejected("the generated question is empty")
@@ -80,4 +78,4 @@ class BackwardSynthesis(VerifiedSampler):
         row = {**self.base_columns(record), "query": question, "response": solution, "solver_solution": good[0].text,
                "n_correct": len(good), "n_solves": len(samples), "gold_answer": good[0].verdict.gold,
                "correct": True, "verify_status": "correct"}
-        return self.finish(record, row, lineage + lin2)
+        return adopt_rows(record, row, self.name, lineage + lin2)

@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...pipeline.step import Rejected
+from ...records import adopt_rows
 from .solution_steps import number_steps, split_steps
-from .verified_sampling import Sample, VerifiedSampler, load_template, reason_for
+from .verified_sampling import Sample, VerifiedSampler, reason_for
 
 CITATION = "An et al. 2023, Learning From Mistakes Makes LLM Better Reasoner, arXiv:2310.20689"
 COLUMNS = ("wrong_solution", "wrong_answer", "incorrect_step", "explanation", "corrected_solution", "correct",
@@ -62,9 +63,9 @@ def parse_correction(text: str) -> dict[str, Any]:
 
 class LearningFromMistakes(VerifiedSampler):
     """``k`` solutions per problem; each wrong one (up to ``max_corrections``) goes to the
-    corrector (``corrector_model``, ``corrector_template``, ``corrector_temperature``); the
-    correction is verified against the gold answer. ``include_no_answer`` also corrects solutions
-    that gave no final answer (LeMa collects wrong answers only)."""
+    corrector (``corrector_model``, ``corrector_template``, ``corrector_temperature``: ``None`` =
+    the step's); the correction is verified against the gold answer. ``include_no_answer`` also
+    corrects solutions that gave no final answer (LeMa collects wrong answers only)."""
 
     type_name = "learning_from_mistakes"
 
@@ -74,18 +75,13 @@ class LearningFromMistakes(VerifiedSampler):
                  **kwargs: Any) -> None:
         if int(max_corrections) < 1:
             raise ValueError(f"max_corrections must be >= 1 (wrong solutions corrected per problem), not {max_corrections}")
-        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], writes=COLUMNS,
-                         **kwargs)
+        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], **kwargs)
+        self.writes = set(COLUMNS)
         self.max_corrections = int(max_corrections)
-        self.corrector_model = corrector_model or self.model_name
-        if self.corrector_model not in self.models:
-            self.models.append(self.corrector_model)
-        self.corrector_template = corrector_template or load_template("lema_correct.jinja")
+        self.corrector_model = self.uses_model(corrector_model)
+        self.corrector_template = corrector_template or self.load_template("lema_correct.jinja")
         self.corrector_temperature = corrector_temperature
         self.include_no_answer = bool(include_no_answer)
-        self.options.update(max_corrections=self.max_corrections, corrector_model=self.corrector_model,
-                            corrector_template=self.corrector_template,
-                            corrector_temperature=corrector_temperature, include_no_answer=self.include_no_answer)
 
     def is_mistake(self, s: Sample) -> bool:
         return s.verdict.status == "wrong" or (self.include_no_answer and s.verdict.status == "no_answer")
@@ -106,8 +102,8 @@ class LearningFromMistakes(VerifiedSampler):
             view = {**record, "original_solution": original}
             reply, lin = await self.sample(record, self.messages(view, template=self.corrector_template), 1,
                                            salt=f"\x1fcorrect:{s.index}", model=self.corrector_model,
-                                           temperature=self.corrector_temperature)
-            lineage.extend({**e, "correction_of": s.index} for e in lin)
+                                           temperature=self.corrector_temperature, lineage={"correction_of": s.index})
+            lineage.extend(lin)
             row = {**base, "wrong_solution": original, "wrong_answer": s.verdict.pred}
             try:
                 parsed = parse_correction(reply[0][0])
@@ -123,4 +119,4 @@ class LearningFromMistakes(VerifiedSampler):
                          "verify_reason": None if checked.correct else f"correction: {reason_for(checked.verdict)}",
                          "verified_rank": rank if checked.correct else None})
             rank += checked.correct
-        return self.finish(record, rows, lineage)
+        return adopt_rows(record, rows, self.name, lineage)

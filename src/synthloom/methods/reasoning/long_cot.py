@@ -15,10 +15,11 @@ unclosed ``<think>``), outputs without a trace when ``require_reasoning``, and w
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ...pipeline.step import Rejected
-from .verified_sampling import Sample, VerifiedSampler, load_template, reason_for
+from .verified_sampling import Sample, VerifiedSampler, reason_for
 
 CITATION = ("DeepSeek-AI 2025, DeepSeek-R1: Incentivizing Reasoning Capability in LLMs via Reinforcement Learning, "
             "arXiv:2501.12948")
@@ -30,19 +31,18 @@ class LongCoTDistill(VerifiedSampler):
     reasoning) verifies, each row with ``reasoning`` and ``response`` kept apart."""
 
     type_name = "long_cot"
-    default_template = "solve.jinja"
+    default_system = "long_cot_system.jinja"
 
     def __init__(self, name: str, *, k: int = 1, max_per_problem: int = 1, require_reasoning: bool = True,
-                 system: str | None = None, temperature: float = 0.6, max_tokens: int = 4096,
-                 citations: Iterable[str] = (), **kwargs: Any) -> None:
+                 temperature: float = 0.6, max_tokens: int = 4096, citations: Iterable[str] = (),
+                 **kwargs: Any) -> None:
         if int(max_per_problem) < 1:
             raise ValueError(f"max_per_problem must be >= 1, not {max_per_problem}")
         super().__init__(name, k=k, temperature=temperature, max_tokens=max_tokens,
-                         system=system if system is not None else load_template("long_cot_system.jinja"),
-                         citations=[CITATION, *citations], writes=COLUMNS, **kwargs)
+                         citations=[CITATION, *citations], **kwargs)
+        self.writes = set(COLUMNS)
         self.max_per_problem = int(max_per_problem)
         self.require_reasoning = bool(require_reasoning)
-        self.options.update(max_per_problem=self.max_per_problem, require_reasoning=self.require_reasoning)
 
     def why_not(self, s: Sample) -> str | None:
         if s.finish_reason == "length" or not s.complete:

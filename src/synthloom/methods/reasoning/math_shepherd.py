@@ -24,8 +24,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...pipeline.step import Rejected
+from ...records import adopt_rows
 from .solution_steps import split_steps
-from .verified_sampling import Sample, VerifiedSampler, load_template
+from .verified_sampling import Sample, VerifiedSampler
 
 CITATION = ("Wang et al. 2023, Math-Shepherd: Verify and Reinforce LLMs Step-by-step without Human Annotations, "
             "ACL 2024, arXiv:2312.08935")
@@ -62,19 +63,16 @@ class MathShepherd(VerifiedSampler):
             raise ValueError(f"n_rollouts must be >= 1 (completions per step prefix), not {n_rollouts}")
         if int(max_steps) < 1:
             raise ValueError(f"max_steps must be >= 1, not {max_steps}")
-        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], writes=COLUMNS,
-                         inputs=inputs, **kwargs)
+        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], inputs=inputs,
+                         **kwargs)
+        self.writes = set(COLUMNS)
         self.n_rollouts = int(n_rollouts)
         self.solution_column = solution_column
         if solution_column:
             self.reads.add(solution_column)
         self.max_steps = int(max_steps)
-        self.completer_model = completer_model or self.model_name
-        if self.completer_model not in self.models:
-            self.models.append(self.completer_model)
-        self.completer_template = completer_template or load_template("math_shepherd_complete.jinja")
-        self.options.update(n_rollouts=self.n_rollouts, solution_column=solution_column, max_steps=self.max_steps,
-                            completer_model=self.completer_model, completer_template=self.completer_template)
+        self.completer_model = self.uses_model(completer_model)
+        self.completer_template = completer_template or self.load_template("math_shepherd_complete.jinja")
 
     async def _solutions(self, record: dict[str, Any], gold: Any, lineage: list[dict[str, Any]]) -> list[Sample]:
         if self.solution_column:
@@ -94,8 +92,9 @@ class MathShepherd(VerifiedSampler):
             prefix = step_prefix(steps, i)
             msgs = self.messages({**record, "prefix": prefix}, template=self.completer_template)
             raw, lin = await self.sample(record, msgs, self.n_rollouts, salt=f"\x1frollout:{s.index}:{i}",
-                                         model=self.completer_model)
-            lineage.extend({**e, "solution": s.index, "prefix_steps": i + 1} for e in lin)
+                                         model=self.completer_model,
+                                         lineage={"solution": s.index, "prefix_steps": i + 1})
+            lineage.extend(lin)
             done = [(f"{prefix}\n{text}", reasoning, finish) for text, reasoning, finish in raw]
             hits.append(sum(r.correct for r in await self.verify(done, gold)))
         hits.append(self.n_rollouts if s.correct else 0)  # the last step: the solution is its own completion
@@ -123,4 +122,4 @@ class MathShepherd(VerifiedSampler):
             return Rejected("no solution to label: " + "; ".join(reasons))
         base = self.base_columns(record)
         rows = [{**base, **await self.label(record, s, gold, lineage)} for s in usable]
-        return self.finish(record, rows, lineage)
+        return adopt_rows(record, rows, self.name, lineage)

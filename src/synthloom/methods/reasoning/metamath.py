@@ -30,8 +30,8 @@ from typing import Any
 import xxhash
 
 from ...pipeline.step import Rejected
-from ...records import ID
-from .verified_sampling import Sample, VerifiedSampler, load_template, reason_for
+from ...records import ID, adopt_rows
+from .verified_sampling import Sample, VerifiedSampler, reason_for
 
 CITATION = ("Yu et al. 2023, MetaMath: Bootstrap Your Own Mathematical Questions for Large Language Models, "
             "ICLR 2024, arXiv:2309.12284")
@@ -136,14 +136,12 @@ class MetaMath(VerifiedSampler):
                  temperature: float = 0.7, citations: Iterable[str] = (), **kwargs: Any) -> None:
         if mask not in MASK_PICKS:
             raise ValueError(f"mask must be one of {MASK_PICKS}, not {mask!r}")
-        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], writes=COLUMNS,
-                         **kwargs)
+        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], **kwargs)
+        self.writes = set(COLUMNS)
         self.augmentations = normalize_augmentations(augmentations)
         self.mask = mask
-        self.rephrase_template = rephrase_template or load_template("metamath_rephrase.jinja")
-        self.sv_template = sv_template or load_template("metamath_sv_rewrite.jinja")
-        self.options.update(augmentations=self.augmentations, mask=mask, rephrase_template=self.rephrase_template,
-                            sv_template=self.sv_template)
+        self.rephrase_template = rephrase_template or self.load_template("metamath_rephrase.jinja")
+        self.sv_template = sv_template or self.load_template("metamath_sv_rewrite.jinja")
 
     def _row(self, aug: str, query: str, s: Sample | None, masked_value: str | None = None,
              reason: str | None = None) -> dict[str, Any]:
@@ -158,8 +156,8 @@ class MetaMath(VerifiedSampler):
     async def _solve(self, record: dict[str, Any], question: str, gold: Any, k: int, salt: str,
                      lineage: list[dict[str, Any]]) -> list[Sample]:
         msgs = self.messages({**record, self.question_column: question})
-        raw, lin = await self.sample(record, msgs, k, salt=salt)
-        lineage.extend({**e, "augmentation": salt.split(":")[0]} for e in lin)
+        raw, lin = await self.sample(record, msgs, k, salt=salt, lineage={"augmentation": salt.split(":")[0]})
+        lineage.extend(lin)
         return await self.verify(raw, gold)
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
@@ -172,8 +170,8 @@ class MetaMath(VerifiedSampler):
                 rows.append(self._row("AnsAug", question, s))
         if "Rephrasing" in self.augmentations:
             raw, lin = await self.sample(record, self.messages(record, template=self.rephrase_template), self.k,
-                                         salt="Rephrasing")
-            lineage.extend({**e, "augmentation": "Rephrasing"} for e in lin)
+                                         salt="Rephrasing", lineage={"augmentation": "Rephrasing"})
+            lineage.extend(lin)
             for j, (text, _, _) in enumerate(raw):
                 rephrased = first_paragraph(text, ["Rephrase the above question", "Rephrased question", "Question"])
                 if not rephrased:
@@ -197,8 +195,8 @@ class MetaMath(VerifiedSampler):
                 else:
                     view = {**record, "masked_question": masked_q}
                     raw, lin = await self.sample(record, self.messages(view, template=self.sv_template), 1,
-                                                 salt="SV-rewrite")
-                    lineage.extend({**e, "augmentation": "SV"} for e in lin)
+                                                 salt="SV-rewrite", lineage={"augmentation": "SV"})
+                    lineage.extend(lin)
                     statement = first_paragraph(raw[0][0], ["Statement"])
                     query = sv_question(statement)
                     if query is None:
@@ -215,4 +213,4 @@ class MetaMath(VerifiedSampler):
             else:
                 row["verified_rank"] = None
         base = self.base_columns(record)
-        return self.finish(record, [{**base, **row} for row in rows], lineage)
+        return adopt_rows(record, [{**base, **row} for row in rows], self.name, lineage)

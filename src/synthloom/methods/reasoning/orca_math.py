@@ -28,9 +28,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...pipeline.step import Rejected
+from ...records import adopt_rows
 from ...verify.math import averify_math, extract_answer
 from .metamath import first_paragraph
-from .verified_sampling import VerifiedSampler, load_template, split_reasoning
+from .verified_sampling import VerifiedSampler, split_reasoning
 
 CITATION = "Mitra et al. 2024, Orca-Math: Unlocking the potential of SLMs in Grade School Math, arXiv:2402.14830"
 COLUMNS = ("original_question", "original_answer", "query", "response", "gold_answer", "agreement", "answers", "suggestions", "rounds")
@@ -53,21 +54,16 @@ class OrcaMathHarden(VerifiedSampler):
             raise ValueError(f"rounds must be >= 1 (suggester/editor rounds), not {rounds}")
         if not 0 < float(min_agreement) <= 1:
             raise ValueError(f"min_agreement must be in (0, 1] (share of the k answers that agree), not {min_agreement}")
-        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], writes=COLUMNS,
-                         **kwargs)
+        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], **kwargs)
+        self.writes = set(COLUMNS)
         self.reads.discard(self.gold_column)  # the seed's answer is not used: the hardened problem has a new one
         self.rounds = int(rounds)
         self.seed_solution_column = seed_solution_column
         self.min_agreement = float(min_agreement)
         self.max_answer_chars = int(max_answer_chars)
-        self.suggester_template = suggester_template or load_template("orca_math_suggester.jinja")
-        self.editor_template = editor_template or load_template("orca_math_editor.jinja")
-        self.solver_model = solver_model or self.model_name
-        if self.solver_model not in self.models:
-            self.models.append(self.solver_model)
-        self.options.update(rounds=self.rounds, min_agreement=self.min_agreement,
-                            max_answer_chars=self.max_answer_chars, suggester_template=self.suggester_template,
-                            editor_template=self.editor_template, solver_model=self.solver_model)
+        self.suggester_template = suggester_template or self.load_template("orca_math_suggester.jinja")
+        self.editor_template = editor_template or self.load_template("orca_math_editor.jinja")
+        self.solver_model = self.uses_model(solver_model)
 
     async def group_answers(self, texts: list[str]) -> list[list[int]]:
         """Indices of ``texts`` grouped by equivalent final answers (texts without one are left out)."""
@@ -91,21 +87,20 @@ class OrcaMathHarden(VerifiedSampler):
         for r in range(self.rounds):
             view = {**record, self.question_column: question}
             raw, lin = await self.sample(record, self.messages(view, template=self.suggester_template), 1,
-                                         salt=f"\x1fsuggest:{r}")
+                                         salt=f"\x1fsuggest:{r}", lineage={"agent": "suggester", "round": r + 1})
             suggestions = raw[0][0].strip()
             raw2, lin2 = await self.sample(record, self.messages({**view, "suggestions": suggestions},
                                                                  template=self.editor_template), 1,
-                                           salt=f"\x1fedit:{r}")
-            lineage.extend({**e, "agent": "suggester", "round": r + 1} for e in lin)
-            lineage.extend({**e, "agent": "editor", "round": r + 1} for e in lin2)
+                                           salt=f"\x1fedit:{r}", lineage={"agent": "editor", "round": r + 1})
+            lineage += lin + lin2
             edited = first_paragraph(raw2[0][0], ["New question", "Question"])
             if not suggestions or not edited:
                 return Rejected(f"round {r + 1}: the {'suggester' if not suggestions else 'editor'} returned nothing")
             suggestions_log.append(suggestions)
             question = edited
         raw3, lin3 = await self.sample(record, self.messages({**record, self.question_column: question}), self.k,
-                                       salt="\x1fsolve", model=self.solver_model)
-        lineage.extend({**e, "agent": "solver"} for e in lin3)
+                                       salt="\x1fsolve", model=self.solver_model, lineage={"agent": "solver"})
+        lineage.extend(lin3)
         texts = [split_reasoning(t, reasoning)[1] for t, reasoning, _ in raw3]
         answers = [extract_answer(t) for t in texts]
         groups = await self.group_answers(texts)
@@ -126,4 +121,4 @@ class OrcaMathHarden(VerifiedSampler):
                     "original_answer": record.get(self.gold_column), "query": question, "response": response,
                     "gold_answer": answers[top[0]], "agreement": share, "answers": answers,
                     "suggestions": suggestions_log, "rounds": self.rounds})
-        return self.finish(record, row, lineage)
+        return adopt_rows(record, row, self.name, lineage)

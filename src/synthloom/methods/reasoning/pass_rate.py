@@ -12,7 +12,8 @@ Difficulty labels: ``unsolved`` (0), ``hard`` (≤ 1/3), ``medium`` (≤ 2/3), `
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ...pipeline.step import Rejected
 from .verified_sampling import Sample, VerifiedSampler
@@ -46,12 +47,10 @@ class PassRate(VerifiedSampler):
                  temperature: float = 1.0, citations: Iterable[str] = (), **kwargs: Any) -> None:
         if not 0.0 <= float(min_pass_rate) <= float(max_pass_rate) <= 1.0:
             raise ValueError(f"need 0 <= min_pass_rate <= max_pass_rate <= 1, got {min_pass_rate} and {max_pass_rate}")
-        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations],
-                         writes=COLUMNS if keep_samples else COLUMNS[:-1], **kwargs)
+        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], **kwargs)
+        self.writes = set(COLUMNS if keep_samples else COLUMNS[:-1])
         self.min_pass_rate, self.max_pass_rate = float(min_pass_rate), float(max_pass_rate)
         self.inclusive, self.select, self.keep_samples = bool(inclusive), bool(select), bool(keep_samples)
-        self.options.update(min_pass_rate=self.min_pass_rate, max_pass_rate=self.max_pass_rate,
-                            inclusive=self.inclusive, select=self.select, keep_samples=self.keep_samples)
 
     def in_band(self, p: float) -> bool:
         if self.inclusive:

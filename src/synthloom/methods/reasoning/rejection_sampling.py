@@ -15,7 +15,8 @@ verified sample, rejected = a failed one of the same problem — for DPO-style t
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ...pipeline.step import FilterStep, Rejected
 from .verified_sampling import Sample, VerifiedSampler, reason_for
@@ -42,11 +43,10 @@ class RejectionSampling(VerifiedSampler):
             raise ValueError(f"emit must be 'samples' (one row per sample) or 'pairs' (chosen/rejected), not {emit!r}")
         if int(max_pairs) < 1:
             raise ValueError(f"max_pairs must be >= 1, not {max_pairs}")
-        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations],
-                         writes=SAMPLE_COLUMNS if emit == "samples" else PAIR_COLUMNS, **kwargs)
+        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], **kwargs)
+        self.writes = set(SAMPLE_COLUMNS if emit == "samples" else PAIR_COLUMNS)
         self.emit = emit
         self.max_pairs = int(max_pairs)
-        self.options.update(emit=emit, max_pairs=self.max_pairs)
 
     def combine(self, record: dict[str, Any], samples: list[Sample]) -> list[dict[str, Any]] | Rejected:
         base = self.base_columns(record)
@@ -86,7 +86,6 @@ class KeepVerified(FilterStep):
         reads = ["correct", "verify_status"] + (["verified_rank"] if max_per_problem is not None else [])
         super().__init__(name, reads=reads, inputs=inputs or ())
         self.max_per_problem = None if max_per_problem is None else int(max_per_problem)
-        self.options = {"max_per_problem": self.max_per_problem}
 
     def check(self, record: dict[str, Any]) -> bool | Rejected:
         if not record.get("correct"):

@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...pipeline.step import Rejected
-from ...pipeline.templates import render
-from .verified_sampling import VerifiedSampler, load_template, reason_for
+from ...records import adopt_rows
+from .verified_sampling import VerifiedSampler, reason_for
 
 CITATION = ("Huang et al. 2023, Large Language Models Cannot Self-Correct Reasoning Yet, ICLR 2024, "
             "arXiv:2310.01798")
@@ -48,17 +48,11 @@ class SelfCorrection(VerifiedSampler):
         if int(max_revisions) < 1:
             raise ValueError(f"max_revisions must be >= 1 (wrong answers revised per problem), not {max_revisions}")
         super().__init__(name, k=k, temperature=temperature, citations=[CITATION, REFINE_CITATION, *citations],
-                         writes=COLUMNS, **kwargs)
+                         **kwargs)
+        self.writes = set(COLUMNS)
         self.max_revisions = int(max_revisions)
-        self.critique_template = critique_template or load_template("self_correction_critique.jinja")
-        self.revise_template = revise_template or load_template("self_correction_revise.jinja")
-        self.options.update(max_revisions=self.max_revisions, critique_template=self.critique_template,
-                            revise_template=self.revise_template)
-
-    def _turn(self, template: str, record: dict[str, Any]) -> dict[str, str]:
-        params = self.ctx.params if self.ctx else {}
-        view = {**record, "question": record.get(self.question_column), "gold": record.get(self.gold_column)}
-        return {"role": "user", "content": render(template, view, params)}
+        self.critique_template = critique_template or self.load_template("self_correction_critique.jinja")
+        self.revise_template = revise_template or self.load_template("self_correction_revise.jinja")
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
         gold = record.get(self.gold_column)
@@ -72,13 +66,15 @@ class SelfCorrection(VerifiedSampler):
         rows, rank = [], 0
         for s in wrong:
             answer_turn = {"role": "assistant", "content": s.text}
-            convo = [*first, answer_turn, self._turn(self.critique_template, record)]
-            crit, lin1 = await self.sample(record, convo, 1, salt=f"\x1fcritique:{s.index}")
+            convo = [*first, answer_turn, self.messages(record, self.critique_template)[-1]]
+            crit, lin1 = await self.sample(record, convo, 1, salt=f"\x1fcritique:{s.index}",
+                                           lineage={"turn": "critique", "revision_of": s.index})
             critique = crit[0][0].strip()
-            convo = [*convo, {"role": "assistant", "content": critique}, self._turn(self.revise_template, record)]
-            rev, lin2 = await self.sample(record, convo, 1, salt=f"\x1frevise:{s.index}")
-            lineage.extend({**e, "turn": "critique", "revision_of": s.index} for e in lin1)
-            lineage.extend({**e, "turn": "revise", "revision_of": s.index} for e in lin2)
+            revise_turn = self.messages(record, self.revise_template)[-1]
+            convo = [*convo, {"role": "assistant", "content": critique}, revise_turn]
+            rev, lin2 = await self.sample(record, convo, 1, salt=f"\x1frevise:{s.index}",
+                                          lineage={"turn": "revise", "revision_of": s.index})
+            lineage += lin1 + lin2
             [checked] = await self.verify(rev, gold)
             rows.append({**base, "initial_solution": s.text, "initial_answer": s.verdict.pred, "critique": critique,
                          "revised_solution": checked.text,
@@ -86,4 +82,4 @@ class SelfCorrection(VerifiedSampler):
                          "verify_reason": None if checked.correct else f"revision: {reason_for(checked.verdict)}",
                          "verified_rank": rank if checked.correct else None})
             rank += checked.correct
-        return self.finish(record, rows, lineage)
+        return adopt_rows(record, rows, self.name, lineage)

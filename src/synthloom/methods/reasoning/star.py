@@ -15,10 +15,12 @@ after rationalization (with the verifier's reason), and rationales that mention 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ...pipeline.step import Rejected
-from .verified_sampling import Sample, VerifiedSampler, load_template, reason_for
+from ...records import adopt_rows
+from .verified_sampling import Sample, VerifiedSampler, reason_for
 
 CITATION = "Zelikman et al. 2022, STaR: Bootstrapping Reasoning With Reasoning, NeurIPS 2022, arXiv:2203.14465"
 COLUMNS = ("rationale", "pred_answer", "gold_answer", "rationalized", "attempts", "correct", "verify_status")
@@ -36,12 +38,11 @@ class Star(VerifiedSampler):
     def __init__(self, name: str, *, k: int = 1, rationalize: bool = True, hint_template: str | None = None,
                  reject_hint_mentions: bool = True, temperature: float = 0.7, citations: Iterable[str] = (),
                  **kwargs: Any) -> None:
-        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], writes=COLUMNS, **kwargs)
+        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], **kwargs)
+        self.writes = set(COLUMNS)
         self.rationalize = bool(rationalize)
-        self.hint_template = hint_template if hint_template is not None else load_template("star_hint.jinja")
+        self.hint_template = hint_template if hint_template is not None else self.load_template("star_hint.jinja")
         self.reject_hint_mentions = bool(reject_hint_mentions)
-        self.options.update(rationalize=self.rationalize, hint_template=self.hint_template,
-                            reject_hint_mentions=self.reject_hint_mentions)
 
     def _row(self, record: dict[str, Any], s: Sample, rationalized: bool, attempts: int) -> dict[str, Any]:
         return {**self.base_columns(record), "rationale": s.text, "pred_answer": s.verdict.pred,
@@ -54,17 +55,16 @@ class Star(VerifiedSampler):
         samples = await self.verify(raw, gold)
         good = next((s for s in samples if s.correct), None)
         if good is not None:
-            return self.finish(record, self._row(record, good, False, 1), lineage)
+            return adopt_rows(record, self._row(record, good, False, 1), self.name, lineage)
         first_reason = reason_for(samples[0].verdict)
         if not self.rationalize:
             return Rejected(f"wrong rationale: {first_reason}", 0.0)
         hinted = self.messages(record, template=self.hint_template)
-        raw2, lineage2 = await self.sample(record, hinted, 1, salt="\x1frationalize")
+        # the hinted prompt itself is not stored, only its hash
+        raw2, lineage2 = await self.sample(record, hinted, 1, salt="\x1frationalize", lineage={"rationalization": True})
         retry = (await self.verify(raw2, gold, start=len(samples)))[0]
-        for entry in lineage2:
-            entry["rationalization"] = True  # the hinted prompt itself is not stored, only its hash
         if not retry.correct:
             return Rejected(f"wrong after rationalization: {reason_for(retry.verdict)} (first try: {first_reason})", 0.0)
         if self.reject_hint_mentions and _HINT_WORDS.search(retry.text):
             return Rejected("rationalized rationale mentions the hint", 0.5)
-        return self.finish(record, self._row(record, retry, True, 2), lineage + lineage2)
+        return adopt_rows(record, self._row(record, retry, True, 2), self.name, lineage + lineage2)

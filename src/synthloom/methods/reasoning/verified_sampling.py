@@ -9,6 +9,7 @@ emit rows (one per sample, one per problem, preference pairs…) or a :class:`Re
 
 Methods built on it: rejection sampling / ReST-EM, pass-rate labels, STaR, long-CoT distillation;
 the prompt is a Jinja2 template over the record (``template:`` inline, default ``solve.jinja``).
+Every model call goes through :meth:`ModelStep.call`; rows get ids and lineage from :func:`adopt_rows`.
 """
 
 from __future__ import annotations
@@ -17,23 +18,14 @@ import asyncio
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ...llm.types import Request, Response
-from ...pipeline.llm_step import LLMStep, lineage_entry
+from ...pipeline.model_step import ModelStep, chat
 from ...pipeline.step import Rejected
-from ...pipeline.templates import render, template_columns
-from ...records import ID, adopt_rows, user_columns
+from ...records import adopt_rows, user_columns
 from ...verify.math import MathVerdict, MathVerifier, averify_math
 
-HERE = Path(__file__).parent
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
-
-
-def load_template(name: str) -> str:
-    """A prompt template shipped beside these modules (``solve.jinja``, ``star_hint.jinja``…)."""
-    return (HERE / name).read_text(encoding="utf-8")
 
 
 def split_reasoning(text: str, reasoning: str | None = None) -> tuple[str | None, str, bool]:
@@ -85,57 +77,55 @@ class Sample:
                 "pred_answer": self.verdict.pred, "gold_answer": self.verdict.gold}
 
 
-class VerifiedSampler(LLMStep):
+class VerifiedSampler(ModelStep):
     """Base of the verified-reasoning methods: ``k`` samples per problem, each verified.
     Subclasses implement :meth:`combine`, or override :meth:`process` for a flow of their own
     (and then leave ``combine`` alone). Options: ``question_column``, ``gold_column``, ``k``,
-    ``sampling`` (``n``: one request with n=k; ``seeds``: k requests with distinct seeds),
-    ``template`` / ``system`` (Jinja2), sampling settings, ``verify_timeout`` (seconds per SymPy
-    check)."""
+    ``sampling`` (``n``: one request with n=k; ``seeds``: k requests with seeds ``seed``, ``seed``+1…),
+    ``template`` / ``system`` (Jinja2; default the packaged ``default_template`` /
+    ``default_system`` files), sampling settings (``seed``: the base seed, default one derived from
+    the record), ``verify_timeout`` (seconds per SymPy check)."""
 
-    default_template = "solve.jinja"
-    default_system: str | None = None
+    takes_sampling = False  # the sampling options below are declared: ``k`` replaces ``n``
+    default_template: ClassVar[str] = "solve.jinja"
+    default_system: ClassVar[str | None] = None
 
     def __init__(self, name: str, *, question_column: str = "question", gold_column: str = "answer", k: int = 4,
                  sampling: str = "n", template: str | None = None, system: str | None = None,
                  temperature: float = 0.8, max_tokens: int = 512, top_p: float | None = None,
-                 verify_timeout: float = 5.0, model: str = "default", inputs: Iterable[str] = (),
-                 citations: Iterable[str] = (), writes: Iterable[str] = ()) -> None:
+                 stop: str | list[str] | None = None, seed: int | None = None, verify_timeout: float = 5.0,
+                 model: str = "default", inputs: Iterable[str] = (), citations: Iterable[str] = ()) -> None:
         if int(k) < 1:
             raise ValueError(f"k must be >= 1 (samples per problem), not {k}")
         if sampling not in ("n", "seeds"):
             raise ValueError(f"sampling must be 'n' (one request, n=k) or 'seeds' (k requests), not {sampling!r}")
-        self.template = template if template is not None else load_template(self.default_template)
-        self.system_template = system if system is not None else self.default_system
-        super().__init__(name, model=model, inputs=inputs, citations=citations, writes=writes,
-                         reads=[question_column, gold_column], temperature=temperature, max_tokens=max_tokens,
-                         top_p=top_p)
-        self.writes = set(writes)  # not LLMStep's default `response` column
-        self.reads |= template_columns(self.template)
-        if self.system_template:
-            self.reads |= template_columns(self.system_template)
+        super().__init__(name, model=model, inputs=inputs, citations=citations, reads=[question_column, gold_column],
+                         temperature=temperature, max_tokens=max_tokens, top_p=top_p, stop=stop, seed=seed)
+        self.template = template if template is not None else self.load_template(self.default_template)
+        if system is None and self.default_system:
+            system = self.load_template(self.default_system)
+        self.system_template = system
+        self.read_columns(self.template, self.system_template)
         self.question_column = question_column
         self.gold_column = gold_column
         self.k = int(k)
         self.sampling_mode = sampling
         self.verify_timeout = float(verify_timeout)
-        self.options = {"question_column": question_column, "gold_column": gold_column, "k": self.k,
-                        "sampling": sampling, "template": self.template, "system": self.system_template,
-                        "verify_timeout": self.verify_timeout}
         self._verifier: MathVerifier | None = None
 
-    # -- prompts ------------------------------------------------------------------------------
     def messages(self, record: dict[str, Any], template: str | None = None) -> list[dict[str, str]]:
-        params = self.ctx.params if self.ctx else {}
+        """The chat for ``record``: ``template`` (default the solve ``template``) and the system
+        template, rendered with ``question`` and ``gold`` in scope."""
         view = {**record, "question": record.get(self.question_column), "gold": record.get(self.gold_column)}
-        msgs = []
-        if self.system_template:
-            msgs.append({"role": "system", "content": render(self.system_template, view, params)})
-        msgs.append({"role": "user", "content": render(template or self.template, view, params)})
-        return msgs
+        system = self.render(self.system_template, view) if self.system_template else None
+        return chat(self.render(template or self.template, view), system)
 
-    def prompt(self, record: dict[str, Any]) -> list[dict[str, str]]:
-        return self.messages(record)
+    def uses_model(self, name: str | None) -> str:
+        """``name`` (default: the step's model), declared among the models this step calls."""
+        name = name or self.model_name
+        if name not in self.models:
+            self.models.append(name)
+        return name
 
     # -- sampling and verifying --------------------------------------------------------------
     @property
@@ -150,28 +140,22 @@ class VerifiedSampler(LLMStep):
             self._verifier = None
 
     async def sample(self, record: dict[str, Any], messages: list[dict[str, str]], k: int, *,
-                     salt: str = "", model: str | None = None,
+                     salt: str = "", model: str | None = None, lineage: dict[str, Any] | None = None,
                      **overrides: Any) -> tuple[list[tuple[str, str | None, str | None]], list[dict[str, Any]]]:
-        """``k`` completions ``(text, reasoning, finish_reason)`` and their lineage entries.
-        ``model`` names another of the recipe's models (default: the step's); ``overrides`` replace
-        sampling settings for this call (e.g. ``temperature=0``; ``None`` drops one)."""
-        assert self.ctx is not None, "step used before setup()"
-        model_name = model or self.model_name
-        model = self.ctx.model(model_name)
-        params = {key: v for key, v in {**self.sampling, **overrides}.items() if key != "n" and v is not None}
-        base_seed = params.pop("seed", None)
-        if base_seed is None:
-            base_seed = self._seed({ID: f"{record.get(ID, '')}{salt}"})
+        """``k`` completions ``(text, reasoning, finish_reason)`` and their lineage entries (with the
+        fields of ``lineage`` added). ``model`` names another of the recipe's models (default: the
+        step's); ``overrides`` replace sampling settings for this call (e.g. ``temperature=0``;
+        ``None`` keeps the step's)."""
+        seed = self.sampling.get("seed")
+        seed = self.seed_for(record, salt) if seed is None else seed  # seeded even at temperature 0
         if self.sampling_mode == "n" or k == 1:
-            reqs = [Request.chat(messages, n=k, seed=base_seed, **params)]
+            calls = [self.call(record, messages, n=k, model=model, lineage=lineage, seed=seed, **overrides)]
         else:
-            reqs = [Request.chat(messages, seed=(base_seed + j) & 0x7FFFFFFF, **params) for j in range(k)]
-        responses: list[Response] = list(await asyncio.gather(*(model.complete(r) for r in reqs)))
-        out, lineage = [], []
-        for req, resp in zip(reqs, responses):
-            out.extend((c.text or "", c.reasoning, c.finish_reason) for c in resp.choices)
-            lineage.append(lineage_entry(self, model, model_name, req, resp))
-        return out[:k], lineage
+            calls = [self.call(record, messages, n=1, model=model, lineage=lineage, seed=(seed + j) & 0x7FFFFFFF,
+                               **overrides) for j in range(k)]
+        answers = await asyncio.gather(*calls)
+        out = [(c.text or "", c.reasoning, c.finish_reason) for response, _ in answers for c in response.choices]
+        return out[:k], [entry for _, entry in answers]
 
     async def verify(self, raw: list[tuple[str, str | None, str | None]], gold: Any, start: int = 0) -> list[Sample]:
         async def one(j: int, item: tuple[str, str | None, str | None]) -> Sample:
@@ -191,17 +175,12 @@ class VerifiedSampler(LLMStep):
         out = self.combine(record, samples)
         if isinstance(out, Rejected):
             return out
-        return self.finish(record, out, lineage)
+        return adopt_rows(record, out, self.name, lineage)
 
     def combine(self, record: dict[str, Any], samples: list[Sample]) -> list[dict[str, Any]] | dict[str, Any] | Rejected:
         """The rows for one problem from its verified samples; the base :meth:`process` calls it.
         A subclass overrides either this or :meth:`process` (then it need not define ``combine``)."""
         raise NotImplementedError(f"{type(self).__name__} must override combine() (or process(), which calls it)")
-
-    def finish(self, record: dict[str, Any], out: list[dict[str, Any]] | dict[str, Any],
-               lineage: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Ids and lineage: a dict keeps the record's id; a list's items get derived ids."""
-        return adopt_rows(record, out, self.name, lineage)
 
     def base_columns(self, record: dict[str, Any]) -> dict[str, Any]:
         """The problem's own columns (no id / lineage), to start an output row from."""

@@ -1,0 +1,1 @@
+"""Pretraining-corpus methods: rephrased web text (WRAP)."""

@@ -1,0 +1,269 @@
+"""The declared step config: every option of every registered step type is part of the run
+fingerprint (so a changed option can never resume stale rows), and every type takes ``inputs:``."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from pathlib import Path
+
+import pytest
+
+from synthloom.pipeline.config import bind_config, option_type_problem, options_markdown, step_options
+from synthloom.pipeline.llm_step import LLMStep
+from synthloom.recipes.registry import STEP_TYPES, step_class
+from synthloom.recipes.registry import step_options as recipe_options
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, str]:
+    d = tmp_path_factory.mktemp("files")
+    (d / "rows.jsonl").write_text(json.dumps({"text": "a b c", "question": "q", "answer": "1"}) + "\n")
+    (d / "bench.jsonl").write_text(json.dumps({"question": "What is 2+2?", "answer": "4"}) + "\n")
+    (d / "tax.jsonl").write_text("".join(json.dumps({"path": f"math/arith/{i}", "description": "d",
+                                                     "seed_examples": [{"question": f"q{j}", "answer": "a"} for j in range(3)],
+                                                     "task": "knowledge"}) + "\n"
+                                         for i in range(2)))
+    (d / "personas.jsonl").write_text(json.dumps({"persona": "A baker", "who": "A pilot"}) + "\n")
+    (d / "bench2.jsonl").write_text(json.dumps({"question": "What is 3+3?", "answer": "6"}) + "\n")
+    return {"rows": str(d / "rows.jsonl"), "bench": str(d / "bench.jsonl"), "bench2": str(d / "bench2.jsonl"), "tax": str(d / "tax.jsonl"),
+            "personas": str(d / "personas.jsonl")}
+
+
+def required(type_name: str, files: dict[str, str]) -> dict[str, typing.Any]:
+    """The smallest valid options of a type (its required options), from a table of examples."""
+    examples: dict[str, dict[str, typing.Any]] = {
+        "load": {"path": files["rows"]},
+        "records": {"rows": [{"text": "x"}]},
+        "llm": {"prompt": "Say {{ text }}"},
+        "filter": {"keep": "text | length > 1"},
+        "set": {"columns": {"b": "{{ text }}"}},
+        "select": {"columns": ["text"]},
+        "join": {"inputs": ["a", "b"], "on": "text"},
+        "loop": {"steps": [LLMStep("inner", prompt=lambda r: "x", parse=lambda r, resp: r)]},
+        "decontaminate": {"against": files["bench"]},
+        "decontaminate_llm": {"against": files["bench"]},
+        "dedup_exact": {"columns": ["text"]},
+        "dedup_minhash": {"columns": "text"},
+        "select_threshold": {"column": "score", "min": 0.5},
+        "select_band": {"column": "score", "lo": 1},
+        "select_top": {"column": "score", "k": 2},
+        "select_topk_per_cluster": {"column": "score", "k": 2},
+        "rouge_filter": {"column": "text"},
+        "heuristic_filter": {"column": "text", "rules": [{"length": {"min_words": 2}}]},
+        "judge_pairwise": {"response_a": "a", "response_b": "b"},
+        "judge_jury": {"models": ["default", "second"]},
+        "lab_taxonomy": {"path": files["tax"]},
+        "attribute_sampler": {"attributes": {"colour": ["red", "blue"]}},
+        "attribute_assign": {"attributes": {"colour": ["red", "blue"]}},
+        "magpie_tag": {"task": "quality"},
+        "personas": {"path": files["personas"]},
+    }
+    return dict(examples.get(type_name, {}))
+
+
+class With:
+    """A changed value that is only valid together with other options (``bands`` needs ``rows``)."""
+
+    def __init__(self, value: typing.Any, **others: typing.Any) -> None:
+        self.value, self.others = value, others
+
+
+class FromFiles:
+    """A changed value that is a path from the ``files`` fixture."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+#: options that have a single valid value today (nothing to change them to)
+SINGLE_VALUED = {("embed", "model")}  # the one bundled embedding model, `minilm`
+#: values to change an option to, where the automatic change is not a valid value
+MUTATIONS: dict[tuple[str, str], typing.Any] = {
+    ("code_repair", "feedback"): "simple", ("code_repair", "history"): "full", ("code_repair", "emit"): "repair_pairs",
+    ("codet", "score"): "sqrt", ("codet", "emit"): "ranked", ("oss_instruct", "tests_from"): "followup",
+    ("decontaminate", "method"): "embedding", ("decontaminate", "against"): FromFiles("bench2"),
+    ("decontaminate_llm", "prompt_kind"): "math", ("decontaminate_llm", "against"): FromFiles("bench2"),
+    ("dedup_minhash", "keep"): "longest", ("dedup_minhash", "verify"): "exact",
+    ("dedup_minhash", "bands"): With(16, rows=8), ("dedup_minhash", "rows"): With(8, bands=16),
+    ("judge", "mode"): "binary", ("judge_jury", "mode"): "binary", ("judge_jury", "aggregate"): "median",
+    ("judge_jury", "models"): ["default", "third"], ("judge_jury", "rubric"): "alpagasus",
+    ("judge_jury", "scale"): [1, 10], ("judge_jury", "template"): "Rate {{ response }} from {{ lo }} to {{ hi }}.",
+    ("judge_pairwise", "rubric"): "prometheus_relative",
+    ("judge_pairwise", "template"): "Which is better, {{ response_a }} or {{ response_b }}? Say A or B.",
+    ("select_topk_per_cluster", "order"): "asc",
+    ("records", "factory"): With(lambda: [{"text": "y"}], columns=["text"], rows=None),
+    ("select_band", "by"): "quantile", ("select_top", "order"): "asc", ("select_top", "fraction"): With(0.5, k=None),
+    ("heuristic_filter", "rules"): [{"length": {"min_words": 3}}],
+    ("join", "how"): "left",
+    ("loop", "steps"): [LLMStep("other", prompt=lambda r: "y", parse=lambda r, resp: r)],
+    ("wrap", "style"): "qa",
+    ("verify_code", "kind"): "stdio",
+    ("code_repair", "kind"): "stdio",
+    ("dedup_semantic", "keep"): "first",
+    ("judge", "rubric"): "alpagasus",
+    ("judge", "scale"): [1, 10],
+    ("judge", "template"): "Rate {{ response }} from {{ lo }} to {{ hi }}.",
+}
+#: the verified-reasoning methods: one sampling mode, and their choices of a few named values
+MUTATIONS.update({(t, "sampling"): "seeds" for t in (
+    "rejection_sampling", "pass_rate", "star", "long_cot", "metamath", "backward_synthesis",
+    "learning_from_mistakes", "math_shepherd", "self_correction", "orca_math_harden")})
+MUTATIONS.update({("rejection_sampling", "emit"): "pairs", ("metamath", "mask"): "first"})
+#: the taxonomy/document instruction methods: named choices, [min, max] ranges, demonstrations, files
+SRC = Path(__file__).parents[2] / "src" / "synthloom"
+MUTATIONS.update({
+    ("glan_sample_sessions", "n_sessions"): [1, 1], ("glan_sample_sessions", "n_concepts"): [2, 3],
+    ("nemotron_generate", "task"): "math", ("nemotron_user_turn", "style"): "concise",
+    ("orca_system_message", "mode"): "orca", ("orca_system_message", "strategy"): "direct_answer",
+    ("orca_system_message", "strategies"): {"math": "direct_answer"},
+    ("humpback_backward", "examples"): [{"instruction": "Say hi.", "output": "Hi."}],
+    ("agent_instruct_seed", "skill"): "text_modification",
+    ("lab_taxonomy", "path"): str(SRC / "recipes/builtin/lab_taxonomy.jsonl"),
+    ("agent_instruct_seed", "skills_file"): str(SRC / "methods/instructions/agent_instruct_skills.json"),
+})
+#: Self-Instruct, Evol-Instruct, Magpie, Persona Hub, attribute samplers: named choices and files that exist
+MUTATIONS.update({
+    ("evol_instruct", "variant"): "code", ("evol_instruct", "operators"): ["deepen"],
+    ("magpie_filter", "min_quality"): "excellent", ("magpie_filter", "difficulties"): ["hard"],
+    ("magpie_filter", "categories"): ["Math"], ("magpie_instruction", "template"): "llama3",
+    ("magpie_turns", "template"): "llama3", ("magpie_tag", "task"): "difficulty",
+    ("persona_synthesize", "template"): "npc", ("text_to_persona", "relations"): ["like"],
+    ("personas", "field"): "who", ("personas", "path"): str(SRC / "methods/instructions/persona_pool.jsonl"),
+    ("self_instruct", "seeds"): str(SRC / "methods/instructions/self_instruct_seeds.jsonl"),
+    ("attribute_sampler", "mode"): "random", ("attribute_sampler", "attributes"): {"colour": ["red", "green"]},
+    ("attribute_assign", "attributes"): {"colour": ["red", "green"]},
+})
+
+
+def auto_value(param: inspect.Parameter) -> list[typing.Any]:
+    """Candidate values different from the default (tried in order until one builds)."""
+    d = param.default
+    ann = str(param.annotation)
+    out: list[typing.Any] = []
+    if isinstance(d, bool):
+        return [not d]
+    if isinstance(d, int):
+        return [d + 1, d * 2, max(d - 1, 0)]
+    if isinstance(d, float):
+        return [d / 2 if d else 0.5, d + 0.1, min(d * 1.1, 0.99) if d < 1 else d + 1]
+    if isinstance(d, str):
+        return [d + "_x", "text", "x"]
+    if isinstance(d, (list, tuple)):
+        return [[*d, "x"], [*d, *d], [], ["text"]]
+    if isinstance(d, dict):
+        return [{**d, "x": "y"}, {}]
+    if d is None or d is inspect.Parameter.empty:
+        if "bool" in ann:
+            out.append(True)
+        if "int" in ann:
+            out += [2, 5]
+        if "float" in ann:
+            out += [0.5, 0.25]
+        if "str" in ann:
+            out += ["text", "x"]
+        if "list" in ann or "Iterable" in ann or "Sequence" in ann:
+            out += [["text"], ["x"]]
+        if "dict" in ann or "Mapping" in ann:
+            out += [{"x": "y"}]
+        out += ["text", 2, 0.5, True, ["text"]]
+    return out
+
+
+def build(type_name: str, options: dict[str, typing.Any]):
+    return step_class(type_name)("s", **options)
+
+
+@pytest.mark.parametrize("type_name", sorted(STEP_TYPES))
+def test_every_option_changes_the_fingerprint(type_name, files):
+    cls = step_class(type_name)
+    base_opts = required(type_name, files)
+    base = build(type_name, base_opts)
+    base_desc = json.dumps(base.describe(), sort_keys=True, default=str)
+    uncovered = []
+    for opt, param in recipe_options(cls).items():
+        if opt == "inputs":
+            continue  # wiring, not an option: checked by the pipeline
+        current = base_opts.get(opt, param.default)
+        candidates = [MUTATIONS[(type_name, opt)]] if (type_name, opt) in MUTATIONS else auto_value(param)
+        if (type_name, opt) in SINGLE_VALUED:
+            continue
+        changed = None
+        for value in candidates:
+            others: dict[str, typing.Any] = {}
+            if isinstance(value, With):
+                value, others = value.value, value.others
+            if isinstance(value, FromFiles):
+                value = files[value.key]
+            if value == current:
+                continue
+            try:
+                changed = build(type_name, {**base_opts, **others, opt: value})
+                break
+            except (TypeError, ValueError, OSError, KeyError, AttributeError):
+                continue
+        if changed is None:
+            uncovered.append(opt)
+            continue
+        desc = json.dumps(changed.describe(), sort_keys=True, default=str)
+        if opt in cls.runtime_options:
+            assert desc == base_desc, f"{type_name}.{opt} is a runtime option but changes the fingerprint"
+            assert changed.config[opt] == value
+        else:
+            assert desc != base_desc, f"changing {type_name}.{opt} to {value!r} does not change the fingerprint"
+    assert not uncovered, f"{type_name}: no valid changed value found for {uncovered}: add them to MUTATIONS"
+
+
+def test_the_two_options_once_left_out_are_in_the_fingerprint():
+    from synthloom.curate.judges.jury import JudgeJury
+    from synthloom.methods.reasoning.orca_math import OrcaMathHarden
+
+    for cls, opt, value in ((OrcaMathHarden, "seed_solution_column", "other"), (JudgeJury, "jury_column", "other")):
+        kw = {"models": ["default", "second"]} if cls is JudgeJury else {}
+        a, b = cls("s", **kw), cls("s", **kw, **{opt: value})
+        assert a.describe() != b.describe() and b.config[opt] == value
+
+
+def test_config_binds_positional_keyword_and_forwarded_arguments():
+    step = LLMStep("s", prompt=lambda r: "x", temperature=0.3)
+    assert step.config["temperature"] == 0.3
+    assert step.config["max_tokens"] is None  # a sampling option's default
+    assert step.config["model"] == "default" and step.config["output"] == "response"
+    name, cfg = bind_config(LLMStep, ("t",), {"output": "o"})
+    assert name == "t" and cfg["output"] == "o"
+
+
+@pytest.mark.parametrize("type_name", sorted(STEP_TYPES))
+def test_every_type_takes_inputs_in_a_recipe(type_name, tmp_path, files):
+    from synthloom.recipes.build import _build_step
+    from synthloom.recipes.loader import parse_recipe
+
+    opts = required(type_name, files)
+    if type_name == "loop":
+        opts["steps"] = [{"name": "inner", "type": "llm", "prompt": "x"}]
+    raw = {"name": "s", "type": type_name, "inputs": ["up"] if type_name != "join" else ["a", "b"], **opts}
+    if type_name == "join":
+        raw.pop("inputs")
+        raw["inputs"] = ["a", "b"]
+    recipe = parse_recipe(json.dumps({"steps": [raw]}), "r.yaml")
+    step = _build_step(recipe, recipe.data["steps"][0], ("steps", 0), {})
+    assert step.inputs == (["a", "b"] if type_name == "join" else ["up"])
+
+
+def test_recipe_values_are_checked_against_the_declared_types():
+    params = step_options(LLMStep)
+    assert option_type_problem(params["structured_attempts"], "three") == "must be a whole number, not 'three'"
+    assert option_type_problem(params["structured_attempts"], 3) is None
+    assert option_type_problem(params["reject_truncated"], "yes") == "must be true or false, not 'yes'"
+    assert option_type_problem(params["system"], None) is None  # optional
+    assert option_type_problem(params["structured_attempts"], True) is not None  # a bool is not a count
+
+
+def test_option_table_is_generated_from_the_declaration():
+    table = options_markdown(step_class("llm"))
+    assert "| `prompt` | str | required |" in table
+    assert "| `model` | str | `'default'` |" in table
+    assert "`parse`" not in table  # a Python callable: not a recipe option
