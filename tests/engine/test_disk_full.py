@@ -15,24 +15,7 @@ from typer.testing import CliRunner
 
 from synthloom.cli.main import app
 from synthloom.io.shards import read_shards
-
-RECIPE = """
-name: diskfull
-params:
-  input: prompts.jsonl
-models:
-  default: {model}
-steps:
-  - name: prompts
-    type: load
-    path: ${{input}}
-  - name: answer
-    type: llm
-    prompt: "{{{{ prompt }}}}"
-    output: answer
-    temperature: 0.0
-    max_tokens: 400
-"""
+from synthloom.testing.recipe_runs import prompt_answer_recipe
 
 
 @pytest.fixture
@@ -58,7 +41,7 @@ def test_disk_full_mid_run_fails_cleanly_and_rerun_resumes(tmp_path, small_disk,
     prompts.write_text("".join(json.dumps({"prompt": " ".join(f"{rng.getrandbits(40):010x}" for _ in range(300))}) + "\n"
                                for _ in range(400)))
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(RECIPE.format(model=fake_model))
+    recipe.write_text(prompt_answer_recipe("diskfull", fake_model, temperature=0.0, max_tokens=400))
 
     reference = tmp_path / "reference"
     assert _invoke(recipe, prompts, reference).exit_code == 0

@@ -14,34 +14,13 @@ from typer.testing import CliRunner
 from synthloom.cli.main import app
 from synthloom.io.shards import read_shards
 from synthloom.testing.fake_server import FakeOpenAIServer, FakeServerConfig
+from synthloom.testing.recipe_runs import prompt_answer_recipe
 
 N = 10_000
 KINDS = ("500", "429", "truncate", "stall", "malformed", "reset")
 
-RECIPE = """
-name: faultstorm
-params:
-  input: prompts.jsonl
-models:
-  default:
-    spec: openai:fake@{url}
-    max_in_flight: 128
-    adaptive: false
-    timeout_s: 1.0
-    max_retries: 4
-    backoff_base_s: 0.01
-    backoff_max_s: 0.05
-steps:
-  - name: prompts
-    type: load
-    path: ${{input}}
-  - name: answer
-    type: llm
-    prompt: "{{{{ prompt }}}}"
-    output: answer
-    temperature: 0.0
-    max_tokens: 16
-"""
+MODEL_SETTINGS = {"max_in_flight": 128, "adaptive": False, "timeout_s": 1.0, "max_retries": 4,
+                  "backoff_base_s": 0.01, "backoff_max_s": 0.05}
 
 
 @pytest.mark.slow
@@ -66,7 +45,8 @@ def test_ten_thousand_requests_with_twenty_percent_faults_account_for_every_row(
     config = FakeServerConfig(latency_s=0.0, retry_after_s=0.01, stall_s=5.0)
     with FakeOpenAIServer(config) as server:
         recipe = tmp_path / "storm.yaml"
-        recipe.write_text(RECIPE.format(url=server.url))
+        recipe.write_text(prompt_answer_recipe("faultstorm", {"spec": f"openai:fake@{server.url}", **MODEL_SETTINGS},
+                                               temperature=0.0, max_tokens=16))
         out = tmp_path / "out"
         result = CliRunner().invoke(app, ["run", str(recipe), "--set", f"input={prompts}", "-o", str(out), "--quiet",
                                           "--partition-size", "1000"])

@@ -8,46 +8,25 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from synthloom.io.shards import read_shards
 from synthloom.testing.fake_server import FakeOpenAIServer, FakeServerConfig
+from synthloom.testing.recipe_runs import journal_lines, prompt_answer_recipe, wait_for_progress
 
-RECIPE = """
-name: killtest
-params:
-  input: prompts.jsonl
-models:
-  default:
-    spec: openai:fake@{url}
-    max_in_flight: 32
-steps:
-  - name: prompts
-    type: load
-    path: ${{input}}
-  - name: answer
-    type: llm
-    prompt: "{{{{ prompt }}}}"
-    output: answer
-    temperature: 0.8
-    max_tokens: 12
-  - name: keep_some
-    type: filter
-    keep: "'7' not in prompt"
-    reason: prompt mentions a seven
-  - name: dedup
-    type: dedup_exact
-    columns: [answer]
-  - name: followup
-    type: llm
-    prompt: "Follow up on: {{{{ answer }}}}"
-    output: followup
-    temperature: 0.0
-    max_tokens: 8
-"""
+THEN = [
+    {"name": "keep_some", "type": "filter", "keep": "'7' not in prompt", "reason": "prompt mentions a seven"},
+    {"name": "dedup", "type": "dedup_exact", "columns": ["answer"]},
+    {"name": "followup", "type": "llm", "prompt": "Follow up on: {{ answer }}", "output": "followup",
+     "temperature": 0.0, "max_tokens": 8},
+]
+
+
+def recipe_text(url: str) -> str:
+    return prompt_answer_recipe("killtest", {"spec": f"openai:fake@{url}", "max_in_flight": 32}, temperature=0.8,
+                                max_tokens=12, then=THEN)
 
 
 def _run(recipe: Path, prompts: Path, out: Path) -> subprocess.Popen:
@@ -64,17 +43,9 @@ def _snapshot(out: Path) -> dict:
             "counts": run["counts"], "rows": run["rows"], "status": run["status"]}
 
 
-def _journal_lines(out: Path) -> int:
-    try:
-        return (out / ".state" / "journal.jsonl").read_bytes().count(b"\n")
-    except FileNotFoundError:
-        return 0
-
-
 def _kill_at_progress(proc: subprocess.Popen, out: Path, lines: int) -> None:
     """SIGKILL ``proc`` once its journal has ``lines`` lines; the run must not have finished."""
-    while _journal_lines(out) < lines and proc.poll() is None:
-        time.sleep(0.002)
+    wait_for_progress(proc, out, lines)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     status = json.loads((out / "run.json").read_text())["status"] if (out / "run.json").exists() else None
@@ -90,7 +61,7 @@ def test_sigkill_at_random_moments_then_rerun_gives_identical_data(tmp_path):
     rng = random.Random(int(os.environ.get("SYNTHLOOM_KILL_SEED", "20261122")))
     with FakeOpenAIServer(FakeServerConfig(latency_s=0.004)) as server:
         recipe = tmp_path / "killtest.yaml"
-        recipe.write_text(RECIPE.format(url=server.url))
+        recipe.write_text(recipe_text(server.url))
         ref_out = tmp_path / "reference"
         ref = _run(recipe, prompts, ref_out)
         assert ref.wait(timeout=300) == 0, ref.stderr.read().decode()
@@ -98,14 +69,14 @@ def test_sigkill_at_random_moments_then_rerun_gives_identical_data(tmp_path):
         assert reference["status"] == "completed" and len(reference["data"]) > 500
         assert reference["counts"]["keep_some"]["rejected"] > 0 and reference["counts"]["dedup"]["rejected"] > 0
 
-        total = _journal_lines(ref_out)
+        total = journal_lines(ref_out)
         # kill when the journal shows a chosen amount of progress (an event, not a moment in time)
         targets = sorted(rng.randint(1, int(total * 0.8)) for _ in range(6))
         for trial, target in enumerate(targets):
             out = tmp_path / f"trial{trial}"
             _kill_at_progress(_run(recipe, prompts, out), out, target)
             if trial % 2 == 1:  # a second kill during the resumed run
-                done = _journal_lines(out)
+                done = journal_lines(out)
                 _kill_at_progress(_run(recipe, prompts, out), out, rng.randint(done + 1, done + max(1, (total - done) // 2)))
             rerun = _run(recipe, prompts, out)
             assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()

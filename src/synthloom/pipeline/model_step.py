@@ -126,9 +126,9 @@ class ModelCalls:
         """The source of ``name``, a Jinja file beside this step's module (e.g. ``"star.jinja"``) or,
         for a subclass defined elsewhere, beside the module of the class that ships it."""
         for klass in type(self).__mro__:
-            module = sys.modules.get(klass.__module__)
-            path = Path(getattr(module, "__file__", None) or ".").parent / name
-            if path.is_file():
+            file = getattr(sys.modules.get(klass.__module__), "__file__", None)
+            path = Path(file).parent / name if file else None
+            if path is not None and path.is_file():
                 source = read_template(str(path))
                 self.templates_used[name] = source
                 return source

