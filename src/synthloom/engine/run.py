@@ -290,7 +290,7 @@ async def _run_segment(
     runner = SegmentRunner(
         seg.name, head.name if head is not None else None, items, seg.chain, outputs, journal,
         partition_size=options.partition_size, window=window, io_pool=io_pool, live=progress.bump,
-        head_is_source=isinstance(head, SourceStep),
+        head_is_source=isinstance(head, SourceStep), log=options.log,
     )
     await runner.run()
 

@@ -24,6 +24,7 @@ from ..llm.types import BudgetExceeded, ModelError
 from ..llm.usage import current_step
 from ..pipeline.step import Rejected, RejectedRow, StreamStep
 from ..records import ID, derive_id, user_columns
+from ..records_text import has_lone_surrogate, storable
 from .accounting import StepCounts
 from .outputs import SegmentOutputs
 
@@ -73,6 +74,7 @@ class SegmentRunner:
         live: Callable[[str, str, int], None] | None = None,
         head_is_source: bool = False,
         max_consecutive_model_failures: int = 25,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
         self.head_name = head_name
@@ -85,6 +87,7 @@ class SegmentRunner:
         self.io_pool = io_pool
         self.live = live or (lambda step, what, n: None)
         self.head_is_source = head_is_source
+        self.log = log or (lambda message: None)
         self.max_failures = max_consecutive_model_failures
         self._consecutive_failures = 0
         self._commit_lock = asyncio.Lock()
@@ -252,7 +255,15 @@ class SegmentRunner:
         for _, kind, row in part.results:
             rows[kind].append(row)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.io_pool, self.outputs.write_partition, part.index, rows)
+        try:
+            await loop.run_in_executor(self.io_pool, self.outputs.write_partition, part.index, rows)
+        except UnicodeEncodeError:  # a lone surrogate somewhere: UTF-8 files cannot hold it
+            bad = sum(has_lone_surrogate(r) for kind in rows.values() for r in kind)
+            rows = {kind: [storable(r) if has_lone_surrogate(r) else r for r in kind_rows]
+                    for kind, kind_rows in rows.items()}
+            self.log(f"{self.name}: {bad} row(s) of partition {part.index} held text that is not valid Unicode "
+                     "(lone surrogates); those characters are stored as U+FFFD")
+            await loop.run_in_executor(self.io_pool, self.outputs.write_partition, part.index, rows)
         counts = {step: c.to_dict() for step, c in part.counts.items()}
         async with self._commit_lock:
             await loop.run_in_executor(
@@ -315,5 +326,5 @@ def _error_row(step: str, record: dict[str, Any], e: Exception) -> dict[str, Any
         "_error": message,
         "_error_type": type(e).__name__,
         "_raw_text": raw,
-        "_record": orjson.dumps(user_columns(record), default=str).decode(),
+        "_record": orjson.dumps(storable(user_columns(record)), default=str).decode(),
     }
