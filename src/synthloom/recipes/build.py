@@ -65,7 +65,8 @@ def load_pipeline(name_or_path: str, sets: list[str] | None = None, model: str |
                 raise recipe.error(str(e), "models", name, hint=_MODEL_HINT) from None
     resolved = copy.deepcopy({k: v for k, v in data.items() if k != "params"})
     resolved["params"] = {k: v for k, v in params.items() if k != "recipe_dir"}
-    resolved["models"] = {name: cfg.public_dict() for name, cfg in configs.items()}
+    resolved["models"] = {name: {"spec": cfg.spec, **{k: v for k, v in cfg.public_dict().items() if k in SETTABLE}}
+                          for name, cfg in configs.items()}
     resolved["steps"] = [lock_entry(s) for s in pipeline.steps]
     return LoadedRecipe(pipeline, resolved, str(path))
 

@@ -149,12 +149,17 @@ def apply_overrides(recipe: Recipe, sets: list[str], model: str | None) -> None:
         elif "." in key:
             _set_path(recipe, key, value)
         else:
+            takers = _steps_taking(recipe, key)
+            if takers:
+                raise RecipeError(
+                    f"--set {key}: the recipe has no parameter {key!r}", file=recipe.file, line=recipe.line("params"),
+                    hint="set the step's option: " + " or ".join(f"--set {t}.{key}={raw.strip()}" for t in takers))
             close = difflib.get_close_matches(key, list(params), n=1)
             raise RecipeError(
                 f"--set {key}: the recipe has no parameter {key!r}", file=recipe.file, line=recipe.line("params"),
                 hint=(f"did you mean {close[0]!r}? " if close else "")
                 + (f"parameters: {', '.join(params)}; " if params else "")
-                + "or set a nested value like steps.STEP.OPTION=VALUE or models.NAME.SETTING=VALUE",
+                + "or set a step's option like STEP.OPTION=VALUE, or models.NAME.SETTING=VALUE",
             )
     if model:
         models = data.setdefault("models", {}) or {}
@@ -197,8 +202,29 @@ _SET_EXAMPLES = {"temperature": "temperature=0.7", "top_p": "top_p=0.9", "max_to
                  "seed": "seed=1", "top_logprobs": "top_logprobs=5", "logprobs": "logprobs=true", "stop": "stop='###'"}
 
 
+def _step_names(recipe: Recipe) -> list[str]:
+    return [str(s.get("name")) for s in recipe.data.get("steps") or [] if isinstance(s, dict) and s.get("name")]
+
+
+def _steps_taking(recipe: Recipe, option: str) -> list[str]:
+    """The recipe's steps whose type takes ``option`` (to suggest ``steps.STEP.OPTION``)."""
+    from .registry import STEP_TYPES, step_class, step_options
+
+    names = []
+    for raw in recipe.data.get("steps") or []:
+        if isinstance(raw, dict) and raw.get("type") in STEP_TYPES and raw.get("name"):
+            try:
+                if option in step_options(step_class(raw["type"])):
+                    names.append(str(raw["name"]))
+            except ImportError:  # an optional extra is missing: no suggestion from that step
+                continue
+    return names
+
+
 def _set_path(recipe: Recipe, dotted: str, value: Any) -> None:
     head, *rest = dotted.split(".")
+    if head not in recipe.data and head in _step_names(recipe):
+        head, rest = "steps", [head, *rest]  # STEP.OPTION is short for steps.STEP.OPTION
     target: Any = recipe.data.get(head)
     if head == "steps" and rest:
         names = [s.get("name") for s in recipe.data["steps"] if isinstance(s, dict)]

@@ -6,20 +6,21 @@
   init of the jail it ignores every signal sent from inside.
 * **template** (forked once at start, before any job): forks one row process per job. It never
   sees code or tests, so nothing a row can read in its own memory belongs to another row.
-* per job, **row setup** (from the template): new PID and mount namespaces; a fresh
-  size-capped tmpfs on ``/tmp`` and ``/dev/shm``; ``/`` and ``/dev`` read-only. It forks the
-  **row init** (PID 1 of the row), hands the server a pidfd of it and waits for it.
-* **row init**: mounts a fresh ``/proc``, drops every capability, reads the job from a memfd,
-  writes the work dir, forks the **program** (PID 2 of the row, the untrusted code), waits for
-  it, then kills and reaps every process of the row before reporting the exit status. When the
-  row init exits, the kernel has already torn down the row's namespaces: nothing of the row
-  survives, and a fresh /tmp and /dev/shm await the next row. The server then removes every SysV
-  IPC object left in the jail (a worker with anything it cannot remove is replaced); programs get
-  no POSIX message queues (``RLIMIT_MSGQUEUE`` 0).
+* per job, the **row init** (started by the template with one ``clone(2)``, straight into new
+  PID and mount namespaces: PID 1 of the row): makes its mounts private, mounts a fresh
+  size-capped tmpfs on ``/tmp`` and ``/dev/shm`` and a fresh ``/proc``, remounts ``/`` and ``/dev``
+  read-only, hands the server a pidfd of itself, drops every capability and forks the **program**
+  (PID 2 of the row, the untrusted code), which reads its job from a memfd and writes its work
+  dir before running it. The init waits for it, then kills and reaps every process of the row
+  before reporting the exit status. The server writes the row's result only after the init has
+  exited (its pidfd) and is gone from the jail: the kernel has then torn down the row's
+  namespaces, nothing of the row survives, and a fresh /tmp and /dev/shm await the next row. The
+  server then removes every SysV IPC object left in the jail (a worker with anything it cannot
+  remove is replaced); programs get no POSIX message queues (``RLIMIT_MSGQUEUE`` 0).
 * for test runs, the **harness** (forked by the server, outside the row's PID namespace, no
   capabilities, non-dumpable): runs the tests and sends the verdict on a pipe only it holds.
 
-Source: ``_harness.py`` (tests and RPC), ``_row.py`` (template, row setup and init, program), then
+Source: ``_harness.py`` (tests and RPC), ``_row.py`` (template, row init, program), then
 this file (the server). Without bubblewrap (``isolated`` false) the same tree runs with no namespaces: teardown is by
 process group and the work dir is a private host temp dir.
 """
@@ -28,6 +29,7 @@ process group and the work dir is a private host temp dir.
 import gc
 import json
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -254,7 +256,7 @@ def run_job(template, job, seq):
         except OSError:
             pass
         wait_child(hpid)
-    if not row_done:  # wait until the row setup has reaped the row init: the row's namespaces are gone
+    if not row_done:  # wait until the row init has exited: it killed and reaped every process of the row
         if init_pidfd is not None:
             kill_pidfd(init_pidfd)
         st.settimeout(10.0)
@@ -270,6 +272,8 @@ def run_job(template, job, seq):
                     report.update(json.loads(msg))
         except OSError:
             pass
+    if init_pidfd is not None:  # readable once the row init has exited: the row's namespaces are gone
+        select.select([init_pidfd], [], [], 10.0)
     sweep({1, os.getpid(), template.pid})
     for fd, cap in ((out_r, out), (err_r, err), (info_r, info)):  # whatever is buffered; the writers are gone
         for _ in range(64):

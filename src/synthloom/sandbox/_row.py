@@ -1,6 +1,6 @@
 """One row of the sandbox (standard library only; part of the jailed server's source, between
-``_harness.py`` and ``_inner.py``): the template process, the row's namespaces, its init and
-the program. See ``_inner.py`` for the whole process tree."""
+``_harness.py`` and ``_inner.py``): the template process, the row's init (born in the
+row's namespaces) and the program. See ``_inner.py`` for the whole process tree."""
 # ruff: noqa: BLE001, S110, S102, UP031  (these processes must survive anything the snippet does)
 
 import ctypes
@@ -93,9 +93,38 @@ def exit_code_of(e):
 
 # ---------------------------------------------------------------- the program (untrusted)
 
-def program(job, run_dir, fds):
+def write_run_dir(meta, fds):
+    """In the program process, before anything untrusted runs: read the job from its memfd and
+    write the work dir (the row's own fresh /tmp). Reports a failure as the row's, then exits."""
+    try:
+        size = os.fstat(fds["job"]).st_size
+        job = json.loads(os.pread(fds["job"], size, 0))
+        os.close(fds["job"])
+        run_dir = os.path.join(BASE, "run%d" % meta["seq"])
+        os.mkdir(run_dir, 0o700)
+        files = dict(job.get("files") or {})
+        files["solution.py" if job["mode"] == "solution" else "main.py"] = job["code"]
+        if job["stdin"] is not None:
+            files[".stdin"] = job["stdin"]
+        for rel, content in files.items():
+            path = os.path.join(run_dir, rel)
+            if "/" in rel:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            data = content.encode("utf-8")
+            while data:
+                data = data[os.write(fd, data):]
+            os.close(fd)
+        return job, run_dir
+    except BaseException as e:
+        report_failure(fds["st"], "row init failed: %s: %s" % (type(e).__name__, e))
+        os._exit(1)
+
+
+def program(meta, fds):
     """In the row's program process: become the snippet (``main``) or the solution behind the
     harness's channel (``solution``). Never returns."""
+    job, run_dir = write_run_dir(meta, fds)
     code = 1
     me = os.getpid()
     try:
@@ -151,10 +180,57 @@ def program(job, run_dir, fds):
     os._exit(code)
 
 
-# ---------------------------------------------------------------- one row (template -> setup -> init -> program)
+# ---------------------------------------------------------------- one row (template -> init -> program)
 
-def enter_row_namespaces():
-    _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+#: raw clone(2) syscall numbers where its first three arguments are (flags, stack, parent_tid)
+SYS_CLONE = {"x86_64": 56, "aarch64": 220, "riscv64": 220, "ppc64le": 120, "ppc64": 120}.get(os.uname().machine)
+SYSCALL = ctypes.PyDLL(None, use_errno=True).syscall  # keeps the GIL: a clone child resumes holding it
+SYSCALL.restype = ctypes.c_long
+
+
+def start_row(fds):
+    """In the template: start the row's init. With isolation it is born in new PID and mount
+    namespaces (one clone(2); it is PID 1 of the row); without, a plain fork. Returns 0 in the
+    init, its pid in the template. Never raises in the init."""
+    if not ISOLATED:
+        return os.fork()
+    if SYS_CLONE is not None:
+        flags = CLONE_NEWNS | CLONE_NEWPID | signal.SIGCHLD
+        pid = SYSCALL(ctypes.c_long(SYS_CLONE), ctypes.c_long(flags), ctypes.c_long(0), ctypes.c_long(0),
+                      ctypes.c_long(0), ctypes.c_long(0))
+        if pid < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "clone: %s" % os.strerror(err))
+        return pid
+    # other architectures: a short-lived middle process unshares, forks the init and waits for it
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+        init = os.fork()
+    except BaseException as e:
+        report_failure(fds["st"], "row setup failed: %s: %s" % (type(e).__name__, e))
+        os._exit(1)
+    if init == 0:
+        return 0
+    for fd in fds.values():
+        if fd >= 0:
+            os.close(fd)
+    os.waitpid(init, 0)
+    os._exit(0)
+
+
+def report_failure(st_fd, message):
+    try:
+        os.write(st_fd, json.dumps({"error": message}).encode())
+    except BaseException:
+        pass
+
+
+def enter_row_mounts():
+    """In the row's init, PID 1 of its new PID and mount namespaces: private mounts, a fresh
+    size-capped tmpfs on /tmp and /dev/shm, / and /dev read-only, a fresh /proc of the row."""
     _check(LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
     _check(LIBC.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, ROW_TMPFS.encode()), "mount /tmp")
     if os.path.isdir("/dev/shm"):
@@ -162,61 +238,29 @@ def enter_row_namespaces():
     ro = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
     _check(LIBC.mount(b"none", b"/", None, ro, None), "remount / read-only")
     _check(LIBC.mount(b"none", b"/dev", None, ro, None), "remount /dev read-only")
+    _check(LIBC.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
 
 
-def row_setup(meta, fds):
-    """Forked from the template. Never returns."""
-    st = socket.socket(fileno=fds["st"])
+def row_init(meta, fds):
+    """PID 1 of the row (in the jail; plain child of the template without bwrap). Never returns."""
+    st = None
     try:
-        if ISOLATED:
-            enter_row_namespaces()
-        pid = os.fork()
-    except BaseException as e:
-        st.send(json.dumps({"error": "row setup failed: %s: %s" % (type(e).__name__, e)}).encode())
-        os._exit(1)
-    if pid == 0:
-        row_init(meta, fds, st)
-    for name, fd in fds.items():
-        if name != "st" and fd >= 0:
-            os.close(fd)
-    pidfd = os.pidfd_open(pid)
-    socket.send_fds(st, [b"init"], [pidfd])
-    os.close(pidfd)
-    os.waitpid(pid, 0)
-    os._exit(0)
-
-
-def row_init(meta, fds, st):
-    """PID 1 of the row (in the jail; plain parent without bwrap). Never returns."""
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        st = socket.socket(fileno=fds["st"])
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         if ISOLATED:
-            _check(LIBC.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+            enter_row_mounts()
+        pidfd = os.pidfd_open(os.getpid())  # the server's handle on the row: killing PID 1 ends it
+        socket.send_fds(st, [b"init"], [pidfd])
+        os.close(pidfd)
         drop_privileges()
-        size = os.fstat(fds["job"]).st_size
-        job = json.loads(os.pread(fds["job"], size, 0))
-        os.close(fds["job"])
-        run_dir = os.path.join(BASE, "run%d" % meta["seq"])
-        os.mkdir(run_dir, 0o700)
-        for rel, content in (job.get("files") or {}).items():
-            path = os.path.join(run_dir, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(content)
-        with open(os.path.join(run_dir, "solution.py" if job["mode"] == "solution" else "main.py"), "w",
-                  encoding="utf-8") as f:
-            f.write(job["code"])
-        if job["stdin"] is not None:
-            with open(os.path.join(run_dir, ".stdin"), "w", encoding="utf-8") as f:
-                f.write(job["stdin"])
         pid = os.fork()
     except BaseException as e:
-        st.send(json.dumps({"error": "row init failed: %s: %s" % (type(e).__name__, e)}).encode())
+        report_failure(fds["st"], "row init failed: %s: %s" % (type(e).__name__, e))
         os._exit(1)
     if pid == 0:
-        program(job, run_dir, fds)
-    for name in ("out", "err", "info", "rpc"):
+        program(meta, fds)
+    for name in ("job", "out", "err", "info", "rpc"):
         if fds.get(name, -1) >= 0:
             os.close(fds[name])
     status = None
@@ -247,12 +291,12 @@ def row_init(meta, fds, st):
 
 
 def template_loop(sock):
-    """The template: forks a row setup process per request. Never returns."""
+    """The template: starts a row init per request. Never returns."""
     fd = os.open(os.devnull, os.O_RDWR)
     for target in (0, 1, 2):
         os.dup2(fd, target)
     os.close(fd)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # row setups are reaped by the kernel
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # row inits are reaped by the kernel
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 4096, 8)
@@ -261,11 +305,15 @@ def template_loop(sock):
         if not msg:
             os._exit(0)
         meta = json.loads(msg)
-        names = meta["fds"]
-        if os.fork() == 0:
+        named = dict(zip(meta["fds"], fds))
+        try:
+            pid = start_row(named)
+        except BaseException as e:
+            report_failure(named["st"], "row start failed: %s: %s" % (type(e).__name__, e))
+            pid = -1
+        if pid == 0:
             sock.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            row_setup(meta, dict(zip(names, fds)))
+            row_init(meta, named)
         for fd in fds:
             os.close(fd)
 

@@ -31,8 +31,9 @@ from .result import ExecResult, from_worker, infra_failure
 _MAX_REPLY = 64 * 1024 * 1024
 _START_TIMEOUT = 60.0
 _SEND_GRACE = 10.0  # seconds a worker may take to read a job before it counts as stuck
-#: processes of a jail besides the program: the server, the template, the row setup and init, the harness
-JAIL_PROCESSES = 5
+#: processes of a jail besides the program: the server, the template, the row init, the harness
+#: (on architectures without a known clone(2) number a short-lived row start process takes one more)
+JAIL_PROCESSES = 4
 
 
 class WorkerDied(Exception):
