@@ -17,7 +17,7 @@ from typing import Any
 
 from ..llm.types import Request, Response
 from ..records import adopt_rows
-from .model_step import ModelStep, RowError, lineage_entry
+from .model_step import ModelStep, RowError, chat, lineage_entry
 from .step import Rejected
 from .templates import render, template_columns
 
@@ -103,7 +103,7 @@ class LLMStep(ModelStep):
         if made is None:
             return None
         if isinstance(made, str) and not self.raw and self.system:
-            made = [{"role": "system", "content": self.system}, {"role": "user", "content": made}]
+            made = chat(made, system=self.system)
         return self.request(record, made, raw=self.raw)
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
@@ -147,8 +147,4 @@ class TemplateLLMStep(LLMStep):
         text = render(self.template_source, record, params)
         if self.raw:
             return text
-        msgs = []
-        if self.system_template:
-            msgs.append({"role": "system", "content": render(self.system_template, record, params)})
-        msgs.append({"role": "user", "content": text})
-        return msgs
+        return chat(text, system=render(self.system_template, record, params) if self.system_template else None)
