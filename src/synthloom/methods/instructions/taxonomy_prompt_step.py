@@ -21,6 +21,8 @@ class BundledPromptStep(LLMStep):
     themselves in ``provided`` and implement :meth:`variables` and :meth:`parse`."""
 
     python_only_options = ("parse",)
+    #: LLMStep options these steps have no use for: the prompt is a chat and ``parse`` makes the columns
+    dropped_options = ("raw", "json_schema", "structured_attempts", "output")
     template_file: ClassVar[str] = ""
     system_file: ClassVar[str | None] = None
     provided: ClassVar[frozenset[str]] = frozenset()
