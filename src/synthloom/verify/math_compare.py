@@ -210,6 +210,25 @@ def exact_value(expr: Any, budget: list[int] | None = None) -> Fraction | None:
     return None
 
 
+def differ_at_high_precision(a: Any, b: Any) -> bool:
+    """Whether two exact numeric expressions (no symbols, no decimals: those keep math-verify's
+    tolerance) are certainly different: evaluated to 50 significant digits with an unbounded
+    exponent, their relative difference exceeds 1e-40. Catches what machine floats cannot tell
+    apart, such as ``1/300000!`` and ``1/300001!`` (both underflow to 0)."""
+    import sympy
+
+    try:
+        if not all(isinstance(x, sympy.Expr) and x.is_number and not x.has(sympy.Float) for x in (a, b)):
+            return False
+        va, vb = sympy.N(a, 50), sympy.N(b, 50)
+        if not (va.is_real and vb.is_real) or not (va.is_finite and vb.is_finite):
+            return False
+        scale = max(abs(va), abs(vb))
+        return bool(scale != 0 and abs(va - vb) > scale * sympy.Float("1e-40", 50))
+    except (TypeError, ValueError, ArithmeticError, RecursionError):
+        return False
+
+
 def _bounded(v: Fraction) -> Fraction | None:
     if v.numerator.bit_length() > MAX_EXACT_BITS or v.denominator.bit_length() > MAX_EXACT_BITS:
         return None
@@ -247,5 +266,7 @@ def sympy_compare(pred: str, gold: str) -> tuple[bool, str]:
     gv, pv = exact_value(g[0]), exact_value(p[0])
     if gv is not None and pv is not None:
         return gv == pv, "exact rational comparison"
+    if differ_at_high_precision(g[0], p[0]):
+        return False, "exact expressions differ at 50 significant digits"
     ok = verify(g, p, timeout_seconds=None)
     return bool(ok), "math-verify"
