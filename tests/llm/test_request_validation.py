@@ -54,4 +54,5 @@ def test_a_null_prompt_is_refused_not_sent_as_none():
 
 
 def test_tool_call_messages_may_have_no_content():
-    Request.chat([{"role": "user", "content": "x"}, {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]}])
+    call = {"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    Request.chat([{"role": "user", "content": "x"}, {"role": "assistant", "content": None, "tool_calls": [call]}])

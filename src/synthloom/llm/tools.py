@@ -24,8 +24,9 @@ _SCHEMA_TYPES = {"object", "array", "string", "number", "integer", "boolean", "n
 
 @dataclass(slots=True)
 class ToolCall:
-    """One function call in a reply: ``arguments`` is the parsed JSON object, ``raw_arguments`` the
-    text the model wrote. When that text is not a JSON object, ``arguments`` is ``{}`` and ``error``
+    """One function call in a reply: ``arguments`` is the parsed JSON object, ``raw_arguments`` its
+    JSON text (as the server sent it; re-serialised when the call came decoded, e.g. out of a
+    grammar-constrained answer). When that text is not a JSON object, ``arguments`` is ``{}`` and ``error``
     says why (the row keeps the raw text; nothing crashes)."""
 
     id: str

@@ -15,6 +15,13 @@ from typing import Any, Protocol, runtime_checkable
 import orjson
 import xxhash
 
+from synthloom.llm.tools import (
+    ToolCall,
+    message_tool_problem,
+    tool_choice_problem,
+    tools_problem,
+)
+
 
 @dataclass(frozen=True)
 class Request:
@@ -24,7 +31,12 @@ class Request:
     validates against a JSON schema (server-side where the backend supports it). ``logprobs`` asks
     for per-token log probabilities of the output, ``top_logprobs`` for that many alternatives.
     ``extra`` carries backend-specific fields that are part of the request (they are hashed into
-    the cache key); secrets never go here.
+    the cache key); secrets never go here. ``tools`` offers OpenAI function tools
+    (``{"type": "function", "function": {"name", "description", "parameters"}}``) and ``tool_choice``
+    says whether the model may (``"auto"``), must not (``"none"``) or must (``"required"``, or
+    ``{"type": "function", "function": {"name": NAME}}``) call one; both are part of the fingerprint
+    and checked here (see ``llm/tools.py``). Messages may then be ``role: tool`` (with
+    ``tool_call_id``) and assistant messages may carry ``tool_calls`` (content may be null).
     """
 
     messages: tuple[dict[str, str], ...] | None = None
@@ -39,6 +51,8 @@ class Request:
     top_logprobs: int | None = None
     json_schema: dict[str, Any] | None = None
     extra: tuple[tuple[str, Any], ...] = ()
+    tools: tuple[dict[str, Any], ...] | None = None
+    tool_choice: str | dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -48,6 +62,15 @@ class Request:
         if self.messages is not None:
             _check_messages(self.messages)
         check_sampling({name: getattr(self, name) for name in _CHECKED_FIELDS})
+        if self.tools is not None:
+            if self.messages is None:
+                raise InvalidRequest("tools need a chat request (messages), not a raw prompt")
+            problem = tools_problem(self.tools)
+            if problem:
+                raise InvalidRequest(problem)
+        problem = tool_choice_problem(self.tool_choice, self.tools)
+        if problem:
+            raise InvalidRequest(problem)
 
     @staticmethod
     def chat(messages: list[dict[str, str]] | tuple[dict[str, str], ...], **params: Any) -> Request:
@@ -91,6 +114,10 @@ class Request:
             out["json_schema"] = self.json_schema
         if self.extra:
             out["extra"] = {k: v for k, v in self.extra}
+        if self.tools is not None:
+            out["tools"] = [dict(t) for t in self.tools]
+        if self.tool_choice is not None:
+            out["tool_choice"] = self.tool_choice
         object.__setattr__(self, "_dict", out)
         return dict(out)
 
@@ -103,10 +130,13 @@ class Request:
         return fp
 
     def sampling_params(self) -> dict[str, Any]:
-        """The sampling fields only (for lineage): no messages, no prompt."""
+        """The sampling fields only (for lineage): no messages, no prompt, no tool schemas (their
+        names only, under ``tools``)."""
         d = self.to_dict()
         d.pop("messages", None)
         d.pop("prompt", None)
+        if "tools" in d:
+            d["tools"] = [t["function"]["name"] for t in d["tools"]]
         return d
 
     def replace(self, **changes: Any) -> Request:
@@ -174,6 +204,9 @@ def _check_messages(messages: tuple[dict[str, Any], ...]) -> None:
             raise InvalidRequest(f"message {i} ({role}) has no content (null): the row's value is missing")
         if content is not None and not isinstance(content, (str, list)):
             raise InvalidRequest(f"message {i} ({role}) content must be text, not {type(content).__name__}")
+        problem = message_tool_problem(i, role, m)
+        if problem:
+            raise InvalidRequest(problem)
 
 
 def _normalise_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +217,8 @@ def _normalise_params(params: dict[str, Any]) -> dict[str, Any]:
         out["stop"] = tuple(out["stop"])
     if isinstance(out.get("extra"), dict):
         out["extra"] = tuple(sorted(out["extra"].items()))
+    if isinstance(out.get("tools"), list):
+        out["tools"] = tuple(out["tools"])
     return out
 
 
@@ -218,12 +253,14 @@ class TokenLogprob:
 @dataclass(slots=True)
 class Choice:
     """One completion of a request. ``reasoning`` holds a reasoning model's separate trace
-    (``reasoning_content``) when the server returns one."""
+    (``reasoning_content``) when the server returns one. ``tool_calls`` lists the function calls
+    the model made (several for parallel calls; ``finish_reason`` is then ``"tool_calls"``)."""
 
     text: str
     finish_reason: str | None = None
     logprobs: list[TokenLogprob] | None = None
     reasoning: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -244,6 +281,11 @@ class Response:
     def texts(self) -> list[str]:
         return [c.text for c in self.choices]
 
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The calls of the first choice (empty when it answered in text)."""
+        return self.choices[0].tool_calls if self.choices else []
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "choices": [
@@ -254,6 +296,7 @@ class Response:
                     if c.logprobs is None
                     else [[t.token, t.logprob, [list(x) for x in t.top]] for t in c.logprobs],
                     "reasoning": c.reasoning,
+                    **({"tool_calls": [t.to_dict() for t in c.tool_calls]} if c.tool_calls else {}),
                 }
                 for c in self.choices
             ],
@@ -274,6 +317,7 @@ class Response:
                     if lp is None
                     else [TokenLogprob(t[0], t[1], [tuple(x) for x in t[2]]) for t in lp],
                     reasoning=c.get("reasoning"),
+                    tool_calls=[ToolCall.from_dict(t) for t in c.get("tool_calls") or ()],
                 )
             )
         u = d.get("usage") or {}

@@ -6,10 +6,12 @@ LLM decontamination) derives from :class:`ModelStep` and asks its model through
 That one coroutine owns the things each step used to do its own way:
 
 * the request: chat messages (or a raw prompt), the step's sampling options with per-call
-  overrides, a JSON schema (validated and re-asked, see :mod:`synthloom.llm.structured`);
+  overrides, a JSON schema (validated and re-asked, see :mod:`synthloom.llm.structured`), tools
+  and ``tool_choice`` (the calls come back on ``response.tool_calls``);
 * the seed: sampling without a fixed seed gets ``seed_for(record, salt)``, derived from the record
   id, the salt and the step name, so reruns send the same requests and distinct calls differ;
-* the lineage entry: step, model identity, prompt hash, sampling params, usage, finish reason.
+* the lineage entry: step, model identity, prompt hash, sampling params, usage, finish reason
+  (and, when tools were offered or called, the names of the tools called).
 
 Around it: one template loader (Jinja files beside the method's module, :meth:`ModelStep.load_template`),
 one renderer with the run's params (:meth:`ModelStep.render`), one message builder
@@ -81,15 +83,18 @@ def lineage_entry(step: str, model: Any, model_name: str, req: Request, resp: Re
                   **extra: Any) -> dict[str, Any]:
     """One ``_lineage`` entry for a model call made by step ``step`` (``model_name``: the model's
     name in the recipe, used when the model has no ``identity``), plus ``extra`` fields."""
-    return {
+    entry = {
         "step": step,
         "model": getattr(model, "identity", model_name),
         "prompt_hash": req.fingerprint()[:16],
         "params": req.sampling_params(),
         "usage": resp.usage.to_dict(),
         "finish_reason": resp.choices[0].finish_reason if resp.choices else None,
-        **extra,
     }
+    called = [call.name for choice in resp.choices for call in choice.tool_calls]
+    if req.tools is not None or called:
+        entry["tool_calls"] = called  # every choice's calls, in order
+    return {**entry, **extra}
 
 
 class ModelCalls:
@@ -151,13 +156,19 @@ class ModelCalls:
         return xxhash.xxh32_intdigest(f"{record.get(ID, '')}{salt}\x1f{self.name}".encode()) & 0x7FFFFFFF
 
     def request(self, record: dict[str, Any], messages: list[dict[str, str]] | str | Request, *, n: int | None = None,
-                salt: str = "", raw: bool = False, **sampling: Any) -> Request:
+                salt: str = "", raw: bool = False, tools: list[dict[str, Any]] | None = None,
+                tool_choice: str | dict[str, Any] | None = None, **sampling: Any) -> Request:
         """The request :meth:`call` sends: the step's sampling options, then ``sampling`` (``None``
-        leaves a value as it is), a per-record seed when sampling without one. A ``Request`` keeps
-        the fields it sets; a ``str`` is a raw completion prompt with ``raw=True``, else one user message."""
+        leaves a value as it is), ``tools`` and ``tool_choice``, a per-record seed when sampling
+        without one. A ``Request`` keeps the fields it sets; a ``str`` is a raw completion prompt
+        with ``raw=True``, else one user message."""
         params = {**self.sampling, **{k: v for k, v in sampling.items() if v is not None}}
         if n is not None:
             params["n"] = n
+        if tools is not None:
+            params["tools"] = tools
+        if tool_choice is not None:
+            params["tool_choice"] = tool_choice
         if isinstance(messages, Request):
             fill = {k: v for k, v in params.items() if k == "n" or getattr(messages, k) in (None, False)}
             req = messages.replace(**fill) if fill else messages
@@ -172,14 +183,18 @@ class ModelCalls:
     async def call(self, record: dict[str, Any], messages: list[dict[str, str]] | str | Request, *,
                    n: int | None = None, salt: str = "", model: str | None = None, raw: bool = False,
                    json_schema: dict[str, Any] | None = None, structured_attempts: int = 3,
+                   tools: list[dict[str, Any]] | None = None, tool_choice: str | dict[str, Any] | None = None,
                    lineage: dict[str, Any] | None = None, **sampling: Any) -> tuple[Response, dict[str, Any]]:
         """Ask ``model`` (default: the step's) once for ``record``; returns the response and its
         lineage entry (``lineage`` adds fields to it). With ``json_schema`` the value is validated
-        (re-asked up to ``structured_attempts`` times) and set on ``response.parsed``."""
+        (re-asked up to ``structured_attempts`` times) and set on ``response.parsed``. ``tools``
+        (OpenAI function tools) and ``tool_choice`` go on the request; the model's calls are on
+        ``response.tool_calls`` (each choice's on ``choice.tool_calls``), their names in the lineage."""
         assert self.ctx is not None, f"step {self.name!r} used before setup()"
         name = model or self.model_name
         client = self.ctx.model(name)
-        req = self.request(record, messages, n=n, salt=salt, raw=raw, **sampling)
+        req = self.request(record, messages, n=n, salt=salt, raw=raw, tools=tools, tool_choice=tool_choice,
+                           **sampling)
         if json_schema is not None:
             from ..llm.structured import complete_structured
 

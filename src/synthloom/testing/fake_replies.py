@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 _TOKEN = re.compile(r"\s*\S+")
+_CALL = re.compile(r"\[\[call:([A-Za-z0-9_-]{1,64})(:broken)?\]\]")
 _FORMATS = {"date-time": "1970-01-01T00:00:00Z", "date": "1970-01-01", "time": "00:00:00Z",
             "email": "user@example.com", "uri": "http://example.com/", "url": "http://example.com/",
             "uuid": "00000000-0000-0000-0000-000000000000", "hostname": "example.com", "ipv4": "127.0.0.1"}
@@ -96,7 +97,10 @@ def build_reply(req: dict[str, Any], chat: bool, source: str, model: str, reason
     stop = [stop] if isinstance(stop, str) else list(stop)
     max_tokens = req.get("max_tokens", req.get("max_completion_tokens"))
     rf = req.get("response_format") or {}
-    if rf.get("type") == "json_schema":
+    calls = tool_calls(req, source) if chat else []
+    if calls:
+        texts = [("", "tool_calls")] * n
+    elif rf.get("type") == "json_schema":
         schema = (rf.get("json_schema") or {}).get("schema") or {}
         texts = [(orjson.dumps(minimal_instance(schema, variant=f"Reply {i + 1} to: {source}" if i else
                                                 f"Reply to: {source}")).decode(), "stop") for i in range(n)]
@@ -112,6 +116,11 @@ def build_reply(req: dict[str, Any], chat: bool, source: str, model: str, reason
     for i, (text, finish) in enumerate(texts):
         if chat:
             message: dict[str, Any] = {"role": "assistant", "content": text}
+            if calls:
+                message["content"] = None
+                message["tool_calls"] = [{"id": f"call_{zlib.crc32(f'{source}:{i}:{j}'.encode()):08x}",
+                                          "type": "function", "function": {"name": name, "arguments": args}}
+                                         for j, (name, args) in enumerate(calls)]
             if reasoning:
                 message["reasoning_content"] = f"Thinking about: {source}"
             choice = {"index": i, "message": message,
@@ -120,12 +129,41 @@ def build_reply(req: dict[str, Any], chat: bool, source: str, model: str, reason
             choice = {"index": i, "text": text,
                       "logprobs": completion_logprobs(text, top_k) if top_k >= 0 else None, "finish_reason": finish}
         choices.append(choice)
-    completion_words = sum(len(t.split()) for t, _ in texts)
+    completion_words = sum(len(t.split()) for t, _ in texts) + n * sum(len(a.split()) for _, a in calls)
     return {"id": f"fake-{zlib.crc32(orjson.dumps(req, option=orjson.OPT_SORT_KEYS)):08x}",
             "object": "chat.completion" if chat else "text_completion", "created": 0,
             "model": req.get("model") or model, "choices": choices,
             "usage": {"prompt_tokens": prompt_words, "completion_tokens": completion_words,
                       "total_tokens": prompt_words + completion_words}}
+
+
+def tool_calls(req: dict[str, Any], source: str) -> list[tuple[str, str]]:
+    """The ``(name, arguments JSON text)`` calls answering a chat request that offers ``tools``:
+    one per ``[[call:NAME]]`` directive in ``source`` (several: parallel calls; ``[[call:NAME:broken]]``
+    sends arguments that are not valid JSON) while the last message is not a ``tool`` result, else
+    the forced function of ``tool_choice`` (its first tool for ``"required"``). Arguments are
+    :func:`minimal_instance` of the tool's parameters, strings saying the source text."""
+    tools = {t["function"]["name"]: t["function"] for t in req.get("tools") or ()}
+    choice = req.get("tool_choice")
+    if not tools or choice == "none":
+        return []
+    answered = (req["messages"][-1] or {}).get("role") == "tool"
+    wanted = [] if answered or "[[call:" not in source else [(m.group(1), bool(m.group(2)))
+                                                             for m in _CALL.finditer(source)]
+    if not wanted:
+        if isinstance(choice, dict):
+            name = choice["function"]["name"]
+            if name not in tools:
+                raise ValueError(f"tool_choice names {name!r}, which is not among the tools")
+            wanted = [(name, False)]
+        elif choice == "required":
+            wanted = [(next(iter(tools)), False)]
+    calls = []
+    for name, broken in wanted:
+        params = (tools.get(name) or {}).get("parameters") or {}
+        args = orjson.dumps(minimal_instance(params, variant=_CALL.sub("", source).strip()) or {}).decode()
+        calls.append((name, args[: max(1, len(args) // 2)] if broken else args))
+    return calls
 
 
 def minimal_instance(schema: Any, variant: str = "", root: Any = None) -> Any:

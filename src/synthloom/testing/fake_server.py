@@ -15,6 +15,12 @@ promises more than is sent, then close), ``stall`` (never answer; close after ``
 ``response_format`` json_schema (a minimal instance that validates the schema) are honoured; see
 ``fake_replies``. ``latency_s`` delays every reply without blocking the others.
 
+Tool calls: a chat request offering ``tools`` is answered with ``message.tool_calls`` (finish
+reason ``tool_calls``, arguments a minimal instance of the tool's parameters) for each
+``[[call:NAME]]`` directive (several: parallel calls; ``[[call:NAME:broken]]``: arguments that are
+not valid JSON) unless the last message is a ``tool`` result, or else when ``tool_choice`` names a
+function (``"required"``: the first tool). The faults above apply to these replies too.
+
 ``GET /_stats`` returns counters, ``POST /_stats/reset`` zeroes them (and the attempt counts),
 ``GET /_last_request`` returns the last API request's headers and body.
 """

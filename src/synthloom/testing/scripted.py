@@ -7,6 +7,10 @@ one of two conventions (told apart by how many positional arguments ``reply`` ta
 * ``reply(request, j)`` is called once per choice ``j`` and returns a str or a
   ``(text, reasoning, finish_reason)`` tuple.
 
+In both, a choice may also be a :class:`~synthloom.llm.types.Choice`, e.g. one made by
+:func:`tool_calls` (``reply = lambda req: tool_calls(("get_weather", {"city": "Oslo"}))``): calls
+without an id get one derived from the request, as the real backends do.
+
 Every request is recorded in ``model.requests``. :func:`scripted_context` and :func:`run_step` set a
 step up on such a model without a server; :func:`install_scripted_backend` swaps the ``openai``
 backend of engine runs (``synthloom run``) for a scripted one.
@@ -20,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from synthloom.llm import client
+from synthloom.llm.tools import ToolCall, stable_call_id
 from synthloom.llm.types import Choice, Request, Response, Usage
 from synthloom.pipeline.context import StepContext
 
@@ -54,17 +59,35 @@ class ScriptedModel:
             choices = []
             for j in range(req.n):
                 r = self.reply(req, j)
+                if isinstance(r, Choice):
+                    choices.append(_with_ids(r, req, j))
+                    continue
                 text, reasoning, finish = (r, None, "stop") if isinstance(r, str) else r
                 choices.append(Choice(text=text, finish_reason=finish, reasoning=reasoning))
         else:
             out = self.reply(req)
-            texts = [out] * req.n if isinstance(out, str) else list(out)
-            choices = [Choice(text=t, finish_reason="stop") for t in texts]
+            texts = [out] * req.n if isinstance(out, (str, Choice)) else list(out)
+            choices = [_with_ids(t, req, j) if isinstance(t, Choice) else Choice(text=t, finish_reason="stop")
+                       for j, t in enumerate(texts)]
         usage = Usage(self.usage.prompt_tokens, self.usage.completion_tokens)  # a fresh one per response
         return Response(choices=choices, usage=usage, model=self.identity)
 
     async def aclose(self) -> None:
         pass
+
+
+def tool_calls(*calls: tuple[str, dict[str, Any]] | ToolCall, text: str = "") -> Choice:
+    """A scripted choice that calls tools: each call a ``(name, arguments)`` pair (or a
+    :class:`ToolCall`, e.g. one with broken arguments); several make parallel calls."""
+    made = [c if isinstance(c, ToolCall) else ToolCall.parse("", c[0], c[1]) for c in calls]
+    return Choice(text=text, finish_reason="tool_calls", tool_calls=made)
+
+
+def _with_ids(choice: Choice, req: Request, j: int) -> Choice:
+    """A copy of a scripted ``choice`` (replies may return the same one twice), ids filled in."""
+    calls = [ToolCall(c.id or stable_call_id(req.fingerprint(), j, i), c.name, dict(c.arguments),
+                      c.raw_arguments, c.error) for i, c in enumerate(choice.tool_calls)]
+    return Choice(choice.text, choice.finish_reason, choice.logprobs, choice.reasoning, calls)
 
 
 def _as_model(model_or_reply: ScriptedModel | Reply | Any) -> Any:

@@ -65,3 +65,23 @@ def test_json_schema_rejected_by_the_server_falls_back(llama_server):
                                                               max_tokens=16, json_schema=schema))
     assert response.text.strip()
     assert backend.supports_json_schema is False
+
+
+def test_a_forced_function_call_comes_back_parsed(llama_server):
+    """llama_cpp.server constrains a ``tool_choice`` naming a function with a grammar made from its
+    parameters (its chat handler for GGUF templates), so even the 135M model's call parses."""
+    from synthloom.llm.structured import validate
+
+    parameters = {"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Oslo"]},
+                                                   "days": {"type": "integer"}}, "required": ["city", "days"]}
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather forecast of a city.",
+                                               "parameters": parameters}}]
+    request = Request.chat([{"role": "user", "content": "What is the weather in Paris tomorrow?"}], tools=tools,
+                           tool_choice={"type": "function", "function": {"name": "get_weather"}},
+                           max_tokens=48, temperature=0.0, seed=1)
+    (response,), _ = complete(llama_server, request)
+    (call,) = response.tool_calls
+    assert call.ok, call.error
+    assert call.name == "get_weather" and call.id
+    validate(call.arguments, parameters)
+    assert response.choices[0].finish_reason == "tool_calls"

@@ -5,6 +5,11 @@ It is rendered here (not by llama.cpp's built-in template matcher) so that any t
 with the same environment as ``transformers.apply_chat_template``: sandboxed, ``trim_blocks``,
 ``lstrip_blocks``, ``loopcontrols``, a ``tojson`` that keeps non-ASCII text, ``raise_exception``
 and ``strftime_now``, and ``add_generation_prompt=True``.
+
+Tools: a template that refers to ``tools`` gets them as ``transformers`` passes them (the list of
+function tools). For one that does not, the tools are described in the system message and earlier
+assistant calls are written as the JSON the tool grammar produces (``{"name", "arguments"}``), so
+any template can render a tool conversation.
 """
 
 from __future__ import annotations
@@ -77,17 +82,28 @@ class GgufChatTemplate:
                 f"{exc.message} (line {exc.lineno}); send raw `prompt` requests instead of chat messages"
             ) from exc
         self._model_name = model_name
+        self.knows_tools = "tools" in source
 
-    def render(self, messages: list[dict[str, str]] | tuple[dict[str, str], ...]) -> str:
-        """The prompt text for ``messages`` followed by the assistant turn header."""
+    def render(self, messages: list[dict[str, Any]] | tuple[dict[str, Any], ...],
+               tools: list[dict[str, Any]] | tuple[dict[str, Any], ...] | None = None) -> str:
+        """The prompt text for ``messages`` (offering ``tools``) followed by the assistant turn header."""
+        extra: dict[str, Any] = {}
+        if tools and self.knows_tools:
+            extra["tools"] = [dict(t) for t in tools]
+            messages = [dict(m) for m in messages]
+        elif tools or any(m.get("tool_calls") for m in messages):
+            messages = _without_tool_fields(messages, tools)
+        else:
+            messages = [dict(m) for m in messages]
         try:
             return self._template.render(
-                messages=[dict(m) for m in messages],
+                messages=messages,
                 bos_token=self.bos_token,
                 eos_token=self.eos_token,
                 add_generation_prompt=True,
                 raise_exception=_raise_exception,
                 strftime_now=_strftime_now,
+                **extra,
             )
         except ChatTemplateError as exc:
             raise ChatTemplateError(f"the chat template of {self._model_name} rejected the messages: {exc}") from exc
@@ -95,3 +111,37 @@ class GgufChatTemplate:
             raise ChatTemplateError(
                 f"the chat template of {self._model_name} failed on the messages: {exc}"
             ) from exc
+
+
+_TOOLS_NOTE = ("You can call these functions:\n<tools>\n{tools}\n</tools>\nTo call one, answer with a JSON object "
+               '{{"name": <function name>, "arguments": <its arguments>}}, or a JSON list of them for several calls.')
+
+
+def _without_tool_fields(messages: Any, tools: Any) -> list[dict[str, Any]]:
+    """``messages`` for a template that knows nothing of tools: the tools described in the system
+    message, assistant calls as JSON text."""
+    out = []
+    for m in messages:
+        m = dict(m)
+        calls = m.pop("tool_calls", None)
+        if calls:
+            written = [{"name": c["function"]["name"], "arguments": _arguments(c["function"]["arguments"])}
+                       for c in calls]
+            text = json.dumps(written[0] if len(written) == 1 else written, ensure_ascii=False)
+            m["content"] = f"{m['content']}\n{text}" if m.get("content") else text
+        out.append(m)
+    if tools:
+        described = "\n".join(json.dumps(t["function"], ensure_ascii=False) for t in tools)
+        note = _TOOLS_NOTE.format(tools=described)
+        if out and out[0].get("role") == "system" and isinstance(out[0].get("content"), str):
+            out[0]["content"] = f"{out[0]['content']}\n\n{note}"
+        else:
+            out.insert(0, {"role": "system", "content": note})
+    return out
+
+
+def _arguments(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw

@@ -21,6 +21,14 @@ the ``n`` completions processes the prompt itself, ``usage.prompt_tokens`` count
 Logprobs are the model's own: log-softmax of the raw logits, before temperature, top_p and the
 ``json_schema`` grammar shape the choice. ``json_schema`` becomes a GBNF grammar (llama-cpp-python's
 converter) that constrains sampling, so a ``stop`` finish means the output is complete JSON.
+
+Tools: the template gets them when it knows tools, else they are described in the system message
+(see ``gguf_chat``). A ``tool_choice`` of ``"required"`` or naming a function constrains the output
+with a grammar made from the tool schemas (``llm/tools.py`` ``calls_schema``: ``{"name", "arguments"}``,
+or a list of them for parallel calls under ``"required"``), parsed into ``tool_calls`` with ids
+derived from the request fingerprint (finish reason ``"tool_calls"``; a call cut by ``max_tokens``
+stays text with finish reason ``"length"``). ``"none"`` answers in text; ``"auto"`` (the default
+when tools are offered) is refused: a free choice between text and a call is not constrained here.
 """
 
 from __future__ import annotations
@@ -37,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 from synthloom.llm.embedded import INSTALL_HINT, EmbeddedModelMissing, embedded_gguf_path
 from synthloom.llm.spec import ModelConfig, ModelSpecError
-from synthloom.llm.types import PermanentError, Request, Response, Usage
+from synthloom.llm.tools import calls_from_json, calls_schema
+from synthloom.llm.types import Choice, PermanentError, Request, Response, Usage
 
 if TYPE_CHECKING:
     from synthloom.llm.backends.gguf_chat import GgufChatTemplate
@@ -150,6 +159,10 @@ class LlamaCppBackend:
         unknown = [key for key, _ in request.extra]
         if unknown:
             raise PermanentError(f"the llamacpp backend does not support the extra request field(s) {unknown}")
+        schema = request.json_schema
+        forced = self._forced_calls(request)
+        if forced:
+            schema = calls_schema(request.tools, request.tool_choice)
         loop = asyncio.get_running_loop()
         job = GenerationJob(
             prompt_tokens=tokens,
@@ -159,7 +172,7 @@ class LlamaCppBackend:
             top_p=1.0 if request.top_p is None else float(request.top_p),
             seed=random.getrandbits(32) if request.seed is None else int(request.seed),
             stop=tuple(s for s in request.stop or () if s),
-            grammar=None if request.json_schema is None else self._grammar(request.json_schema),
+            grammar=None if schema is None else self._grammar(schema),
             logprobs=request.logprobs or bool(request.top_logprobs),
             top_logprobs=request.top_logprobs or 0,
             loop=loop,
@@ -171,11 +184,29 @@ class LlamaCppBackend:
         except asyncio.CancelledError:
             job.cancelled = True
             raise
+        choices = [choice for choice, _ in results]
+        if forced:
+            for i, choice in enumerate(choices):
+                _read_calls(choice, request, i)
         return Response(
-            choices=[choice for choice, _ in results],
+            choices=choices,
             usage=Usage(prompt_tokens=len(tokens), completion_tokens=sum(n for _, n in results)),
             model=self.model_name,
         )
+
+    def _forced_calls(self, request: Request) -> bool:
+        """Whether ``request`` must answer with tool calls (a grammar constrains them)."""
+        if request.tools is None or request.tool_choice == "none":
+            return False
+        if request.tool_choice in (None, "auto"):
+            raise PermanentError(
+                f"model {self.config.name!r} (llamacpp) makes tool calls only when they are forced: set tool_choice "
+                "to 'required' or {'type': 'function', 'function': {'name': NAME}} ('auto' is not supported in-process)"
+            )
+        if request.json_schema is not None:
+            raise PermanentError(f"model {self.config.name!r} (llamacpp): a request cannot force both a json_schema "
+                                 "and a tool call; drop one of them")
+        return True
 
     async def aclose(self) -> None:
         """Stop the scheduler thread and free the context and the model (safe to call twice)."""
@@ -266,7 +297,7 @@ class LlamaCppBackend:
             if self._template is None:
                 raise PermanentError(self._template_error or f"{self.model_name} has no chat template")
             try:
-                text = self._template.render(request.messages)
+                text = self._template.render(request.messages, request.tools)
             except ChatTemplateError as exc:
                 raise PermanentError(str(exc)) from exc
         else:
@@ -296,3 +327,14 @@ class LlamaCppBackend:
                 raise PermanentError(f"cannot turn the request's json_schema into a llama.cpp grammar: {exc}") from exc
             self._grammars[key] = grammar
         return grammar
+
+
+def _read_calls(choice: Choice, request: Request, index: int) -> None:
+    """Turn a grammar-constrained answer into ``choice.tool_calls`` (a cut-off one stays text)."""
+    if choice.finish_reason != "stop":
+        return
+    calls = calls_from_json(choice.text, request.fingerprint(), index)
+    if calls is not None:
+        choice.tool_calls = calls
+        choice.text = ""
+        choice.finish_reason = "tool_calls"

@@ -2,7 +2,10 @@
 TGI, OpenAI) over the lean keep-alive client of ``llm/http_client.py``.
 
 It maps a :class:`Request` onto ``/chat/completions`` or ``/completions`` and the reply back onto a
-:class:`Response`, and turns every failure into the right :class:`ModelError` subclass. It never
+:class:`Response`, and turns every failure into the right :class:`ModelError` subclass. ``tools``
+and ``tool_choice`` are sent as they are; ``message.tool_calls`` come back as :class:`ToolCall`
+objects (arguments parsed; text that is not a JSON object kept raw and marked, a missing id derived
+from the request), with finish reason ``"tool_calls"`` also where a server says ``"stop"``. It never
 retries: the retry layer around it decides, from the exception type, what to do.
 """
 
@@ -26,6 +29,7 @@ from synthloom.llm.http_client import (
     RequestTimeout,
 )
 from synthloom.llm.spec import ModelConfig, ModelSpecError
+from synthloom.llm.tools import ToolCall, stable_call_id
 from synthloom.llm.types import (
     Choice,
     ModelError,
@@ -181,6 +185,10 @@ class OpenAIBackend:
             name = _SCHEMA_NAME_CHARS.sub("_", str(request.json_schema.get("title") or "output"))[:64]
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": {"name": name, "schema": request.json_schema, "strict": True}}
+        if request.tools is not None:
+            body["tools"] = request.tools
+        if request.tool_choice is not None:
+            body["tool_choice"] = request.tool_choice
         for key, value in request.extra:
             body[key] = value
         return body
@@ -239,16 +247,21 @@ class OpenAIBackend:
         choices = []
         try:
             for c in raw:
+                calls: list[ToolCall] = []
+                finish = c.get("finish_reason")
                 if chat:
                     message = c.get("message") or {}
                     text = _content_text(message.get("content"))
                     reasoning = message.get("reasoning_content") or message.get("reasoning")
                     logprobs = _chat_logprobs(c.get("logprobs"), top_k) if request.logprobs else None
+                    calls = _tool_calls(message.get("tool_calls"), request, len(choices))
+                    if calls and finish in (None, "stop"):  # OpenAI says "stop" after a forced function call
+                        finish = "tool_calls"
                 else:
                     text = c.get("text") or ""
                     reasoning = c.get("reasoning_content")
                     logprobs = _completion_logprobs(c.get("logprobs"), top_k) if request.logprobs else None
-                choices.append(Choice(text, c.get("finish_reason"), logprobs, reasoning))
+                choices.append(Choice(text, finish, logprobs, reasoning, calls))
             usage = data.get("usage") or {}
             counts = Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -258,6 +271,23 @@ class OpenAIBackend:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
+
+
+def _tool_calls(raw: Any, request: Request, choice: int) -> list[ToolCall]:
+    """The reply's ``message.tool_calls``; arguments that are not a JSON object are kept raw and
+    marked (``ToolCall.error``), a missing id is derived from the request."""
+    if not raw:
+        return []
+    calls = []
+    for i, call in enumerate(raw):
+        fn = call.get("function") or {}
+        name = fn.get("name")
+        parsed = ToolCall.parse(str(call.get("id") or stable_call_id(request.fingerprint(), choice, i)),
+                                name if isinstance(name, str) else "", fn.get("arguments"))
+        if not parsed.name and parsed.error is None:
+            parsed.error = "the call names no function"
+        calls.append(parsed)
+    return calls
 
 
 def _content_text(content: Any) -> str:
