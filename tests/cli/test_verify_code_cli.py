@@ -33,13 +33,20 @@ def _write(tmp_path, rows):
     return path
 
 
-def test_every_row_comes_back_with_its_verdict(tmp_path):
+def _verify(tmp_path, rows, timeout: str) -> tuple:
+    """Run `synthloom verify code` on ``rows``: ``(CLI result, output rows by id, run.json)``; every
+    id comes back, in order."""
     out = tmp_path / "run"
-    result = runner.invoke(app, ["verify", "code", str(_write(tmp_path, ROWS)), "--code-column", "solution",
-                                 "--tests-column", "tests", "-o", str(out), "--timeout", "1", "--quiet"])
+    result = runner.invoke(app, ["verify", "code", str(_write(tmp_path, rows)), "--code-column", "solution",
+                                 "--tests-column", "tests", "-o", str(out), "--timeout", timeout, "--quiet"])
     assert result.exit_code == 0, result.output
-    rows = {r["id"]: r for r in read_shards(out / "data")}
-    assert list(rows) == [r["id"] for r in ROWS]  # ids kept, nothing dropped
+    got = {r["id"]: r for r in read_shards(out / "data")}
+    assert list(got) == [r["id"] for r in rows]  # ids kept, nothing dropped
+    return result, got, json.loads((out / "run.json").read_text())
+
+
+def test_every_row_comes_back_with_its_verdict(tmp_path):
+    result, rows, run = _verify(tmp_path, ROWS, "1")
     assert {k: rows[k]["status"] for k in rows} == {
         "ok": "passed", "wrong": "failed", "crash": "failed", "hang": "timeout", "syntax": "failed"}
     assert [rows[k]["passed"] for k in rows] == [True, False, False, False, False]
@@ -47,7 +54,6 @@ def test_every_row_comes_back_with_its_verdict(tmp_path):
     assert [t["status"] for t in rows["wrong"]["test_results"]] == ["failed", "passed"]
     assert "ValueError: no" in rows["crash"]["test_results"][0]["stderr"]
     assert rows["ok"]["solution"] == ROWS[0]["solution"]  # input columns kept
-    run = json.loads((out / "run.json").read_text())
     assert run["status"] == "completed" and run["rows"]["data"] == len(ROWS)
     assert "verdicts: passed 1, failed 3, timeout 1" in result.output
 
@@ -115,11 +121,7 @@ MIXED = [
 
 
 def test_hostile_and_broken_rows_each_get_a_verdict_and_the_run_completes(tmp_path):
-    out = tmp_path / "run"
-    result = runner.invoke(app, ["verify", "code", str(_write(tmp_path, MIXED)), "--code-column", "solution",
-                                 "--tests-column", "tests", "-o", str(out), "--timeout", "5", "--quiet"])
-    assert result.exit_code == 0, result.output
-    rows = {r["id"]: r for r in read_shards(out / "data")}
+    result, rows, run = _verify(tmp_path, MIXED, "5")
     assert {k: rows[k]["status"] for k in rows} == {
         "honest": "passed", "empty-test": "error", "comment-test": "error", "uncalled-check": "error",
         "no-assert": "error", "compile-bomb": "failed", "recursion-bomb": "failed", "broken-bytes": "failed",
@@ -127,7 +129,6 @@ def test_hostile_and_broken_rows_each_get_a_verdict_and_the_run_completes(tmp_pa
     assert "is empty" in rows["empty-test"]["test_results"][0]["detail"]
     assert "never calls it" in rows["uncalled-check"]["test_results"][0]["detail"]
     assert "MemoryError" in rows["compile-bomb"]["test_results"][0]["stderr"]
-    run = json.loads((out / "run.json").read_text())
     assert run["status"] == "completed"
     assert run["rows"] == {"data": len(MIXED), "rejected": 0, "errors": 0}
 

@@ -53,14 +53,6 @@ def test_fingerprint_follows_content_not_location(tmp_path):
 # ---------------------------------------------------------------- real model
 
 
-@pytest.fixture(scope="module")
-def backend():
-    pytest.importorskip("llama_cpp")
-    b = LlamaCppBackend(parse_model_spec("embedded", n_ctx=512, n_seq=8))
-    yield b
-    asyncio.run(b.aclose())
-
-
 def _greedy(backend, request):
     return _run(backend.complete(request))
 

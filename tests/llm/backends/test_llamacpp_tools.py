@@ -8,8 +8,6 @@ import asyncio
 import pytest
 
 from synthloom.llm.backends.gguf_chat import GgufChatTemplate
-from synthloom.llm.backends.llamacpp import LlamaCppBackend
-from synthloom.llm.spec import parse_model_spec
 from synthloom.llm.structured import validate
 from synthloom.llm.tools import ToolCall, assistant_message, stable_call_id, tool_message
 from synthloom.llm.types import PermanentError, Request
@@ -52,14 +50,6 @@ def test_a_template_that_knows_tools_gets_them_as_transformers_passes_them():
     template = GgufChatTemplate(source, bos_token="", eos_token="")
     assert template.knows_tools
     assert template.render(ASK, [WEATHER, CONVERT]).startswith("TOOLS:get_weather;convert_currency;[user] What")
-
-
-@pytest.fixture(scope="module")
-def backend():
-    pytest.importorskip("llama_cpp")
-    b = LlamaCppBackend(parse_model_spec("embedded", n_ctx=512, n_seq=4))
-    yield b
-    asyncio.run(b.aclose())
 
 
 def _run(backend, request):
