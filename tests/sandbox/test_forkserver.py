@@ -53,3 +53,19 @@ def test_per_call_overrides_and_closed_pool():
         pool.run("pass")
     with pytest.raises(ValueError, match="workers"):
         SandboxPool(workers=0)
+
+
+def test_workers_outlive_the_caller_thread_that_started_them():
+    """bwrap's --die-with-parent is tied to the thread that forked it: a worker first used from a
+    short-lived thread must not die with that thread (the pool spawns from its own threads)."""
+    import threading
+
+    with SandboxPool(workers=1, require_isolation=True) as pool:
+        first: list = []
+        t = threading.Thread(target=lambda: first.append(pool.run("print(1)")))
+        t.start()
+        t.join()
+        assert first[0].status == "passed"
+        for _ in range(3):
+            r = pool.run("import os\nprint(os.getppid())")
+            assert r.status == "passed", r

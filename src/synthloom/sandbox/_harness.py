@@ -422,6 +422,81 @@ def _failure(e, ch):
     return {"ok": False, "error": "\n".join(parts)[-8000:], "kind": kind, "died": isinstance(e, SolutionDied)}
 
 
+INVOKE_VALUE_MAX = 64 * 1024
+INVOKE_TOTAL_MAX = 768 * 1024
+
+
+def json_value(value, depth=0):
+    """``value`` (decoded by value from the solution) as a JSON value: tuples become lists; anything
+    that is not None, bool, int, finite float, str, list or a dict with str keys raises TypeError."""
+    t = type(value)
+    if value is None or t is bool or t is int or t is str:
+        return value
+    if t is float:
+        if not math.isfinite(value):
+            raise TypeError("a non-finite float (%r)" % value)
+        return value
+    if depth > 100:
+        raise TypeError("a value nested more than 100 levels deep")
+    if t in (list, tuple):
+        return [json_value(v, depth + 1) for v in value]
+    if t is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise TypeError("a dict with a %s key" % type(k).__name__)
+            out[k] = json_value(v, depth + 1)
+        return out
+    return_type = "an object of the solution" if t is Remote else "a %s" % t.__name__
+    raise TypeError(return_type)
+
+
+def invoke_calls(ch, ns, calls):
+    """Run tool calls ``[{"entry", "args"}]`` in order against the solution's functions; each
+    result is ``{"status": "ok", "value": JSON}`` or ``{"status": error/invalid/memory/forbidden/
+    died/not_run, "error": text}``. Values are checked and serialised here, in the trusted process."""
+    results, total, died = [], 0, False
+    for call in calls:
+        if died:
+            results.append({"status": "not_run", "error": "an earlier call ended the run"})
+            continue
+        entry, args = call.get("entry"), call.get("args")
+        fn = ns.get(entry) if type(entry) is str and not entry.startswith("__") else None
+        if not callable(fn):
+            results.append({"status": "error", "error": "NameError: %r is not a function of the tool code" % entry})
+            continue
+        try:
+            got = fn(**args) if type(args) is dict else fn(*args)
+        except SolutionDied:
+            died = True
+            results.append({"status": "died", "error": "the tool process died during the call"})
+            continue
+        except ProtocolError:
+            raise
+        except BaseException as e:
+            kind = getattr(e, "sl_kind", None)
+            name = str(e)[:2000] if isinstance(e, RemoteError) else "%s: %s" % (type(e).__name__, _safe_str(e))
+            results.append({"status": kind if kind in ("memory", "forbidden") else "error",
+                            "error": name.rstrip(": ")})
+            continue
+        try:
+            value = json_value(got)
+            size = len(json.dumps(value, ensure_ascii=False))
+        except (TypeError, ValueError) as e:
+            results.append({"status": "invalid", "error": "the tool returned %s, not a JSON value" % e})
+            continue
+        except RecursionError:
+            results.append({"status": "invalid", "error": "the tool returned a value nested too deeply"})
+            continue
+        if size > INVOKE_VALUE_MAX or total + size > INVOKE_TOTAL_MAX:
+            results.append({"status": "invalid", "error": "the tool returned %d characters of JSON, over the "
+                                                           "%d-character limit of one result" % (size, INVOKE_VALUE_MAX)})
+            continue
+        total += size
+        results.append({"status": "ok", "value": value})
+    return {"ok": not died, "got": None, "error": "", "kind": None, "died": died, "results": results}
+
+
 def run_harness(spec, fd):
     """In the harness process: judge the solution behind ``fd`` against ``spec`` and return the
     verdict ``{"ok": bool, "got": repr | None, "error": text, "kind": memory/forbidden/None,
@@ -442,6 +517,8 @@ def run_harness(spec, fd):
         module = types.ModuleType("solution")
         module.__dict__.update({k: v for k, v in ns.items() if not k.startswith("__")})
         sys.modules["solution"] = module
+        if spec["kind"] == "invoke":
+            return invoke_calls(ch, ns, spec["calls"])
         if spec["kind"] == "call":
             fn = ns.get(spec["entry"])
             if not callable(fn) or spec["entry"].startswith("__"):

@@ -180,6 +180,7 @@ def run_job(template, job, seq):
     harness = job.get("harness")
     payload = {k: job[k] for k in ("code", "files", "stdin")}
     payload["mode"] = "solution" if harness else "main"
+    payload["code_file"] = not (harness and harness.get("kind") == "invoke")  # tool calls: the work dir is the tools'.
     payload.update({k: job[k] for k in ("cpu_s", "memory_mb", "fsize_mb", "nofile", "nproc")})
     memfd = os.memfd_create("job")
     os.write(memfd, json.dumps(payload).encode("utf-8", "surrogatepass"))

@@ -103,7 +103,8 @@ def write_run_dir(meta, fds):
         run_dir = os.path.join(BASE, "run%d" % meta["seq"])
         os.mkdir(run_dir, 0o700)
         files = dict(job.get("files") or {})
-        files["solution.py" if job["mode"] == "solution" else "main.py"] = job["code"]
+        if job.get("code_file", True):
+            files["solution.py" if job["mode"] == "solution" else "main.py"] = job["code"]
         if job["stdin"] is not None:
             files[".stdin"] = job["stdin"]
         for rel, content in files.items():

@@ -194,7 +194,11 @@ def _binds(config: SandboxConfig) -> tuple[list[str], list[str]]:
                 sources.append(real)
             sys_path.append(real)
     for extra in config.extra_ro_binds:
-        sources.append(os.path.realpath(extra))
+        real = os.path.realpath(extra)
+        if real == "/tmp" or real.startswith("/tmp/"):
+            raise ValueError(f"sandbox: cannot bind {extra} read-only into the jail: every row gets its own /tmp "
+                             "(its work dir), which hides it; keep bundled data outside /tmp")
+        sources.append(real)
     return sources, sys_path
 
 

@@ -75,10 +75,15 @@ def check_harness(spec: Mapping[str, Any]) -> dict[str, Any]:
     spec = dict(spec)
     if spec.get("kind") == "assert" and isinstance(spec.get("test"), str):
         return {"kind": "assert", "test": spec["test"]}
+    if spec.get("kind") == "invoke" and isinstance(spec.get("calls"), list) and all(
+            isinstance(c, dict) and isinstance(c.get("entry"), str) and isinstance(c.get("args"), (list, dict))
+            for c in spec["calls"]):
+        return {"kind": "invoke", "calls": [{"entry": c["entry"], "args": c["args"]} for c in spec["calls"]]}
     if spec.get("kind") == "call" and isinstance(spec.get("entry"), str) and isinstance(spec.get("args"), (list, dict)):
         return {"kind": "call", "entry": spec["entry"], "args": spec["args"], "expected": spec.get("expected")}
-    raise ValueError('sandbox harness must be {"kind": "assert", "test": str} or '
-                     '{"kind": "call", "entry": str, "args": list | dict, "expected": value}')
+    raise ValueError('sandbox harness must be {"kind": "assert", "test": str}, '
+                     '{"kind": "call", "entry": str, "args": list | dict, "expected": value} or '
+                     '{"kind": "invoke", "calls": [{"entry": str, "args": list | dict}, ...]}')
 
 
 class SandboxWorker:
@@ -233,13 +238,15 @@ class SandboxPool:
 
     ``workers`` defaults to 2 × CPU cores. ``timeout``/``memory_mb``/... are per-run defaults a
     call may override. Workers start lazily and are replaced after ``recycle_after`` runs or
-    when a snippet kills one.
+    when a snippet kills one. ``extra_ro_binds`` are host folders the jail sees read-only at the
+    same path (bundled data a tool reads).
     """
 
     def __init__(self, workers: int | None = None, *, timeout: float = 5.0, memory_mb: int = 512,
                  fsize_mb: int = 16, nofile: int = 256, nproc: int = 64, max_output: int = 256 * 1024,
                  recycle_after: int = 500, site_packages: bool = False, preload: Iterable[str] = (),
-                 tmpfs_mb: int = 256, require_isolation: bool = False, force_fallback: bool = False) -> None:
+                 tmpfs_mb: int = 256, require_isolation: bool = False, force_fallback: bool = False,
+                 extra_ro_binds: Iterable[str] = ()) -> None:
         self.workers = int(workers) if workers is not None else 2 * (os.cpu_count() or 1)
         if self.workers < 1:
             raise ValueError(f"SandboxPool(workers=...) must be >= 1, got {workers!r}")
@@ -248,7 +255,8 @@ class SandboxPool:
         self.limits = Limits(timeout=timeout, memory_mb=memory_mb, fsize_mb=fsize_mb, nofile=nofile,
                              nproc=nproc, max_output=max_output)
         self.config = SandboxConfig(site_packages=site_packages, preload=tuple(preload), tmpfs_mb=tmpfs_mb,
-                                    require_isolation=require_isolation, force_fallback=force_fallback)
+                                    require_isolation=require_isolation, force_fallback=force_fallback,
+                                    extra_ro_binds=tuple(extra_ro_binds))
         self.recycle_after = recycle_after
         self._launch = plan_launch(self.config)  # probes once; raises when isolation is required but missing
         self.isolation = self._launch.isolation
@@ -260,6 +268,10 @@ class SandboxPool:
         self._lock = threading.Lock()
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
+        # Workers are spawned from the pool's own long-lived threads: bwrap's --die-with-parent
+        # (PR_SET_PDEATHSIG) fires when the *thread* that forked it exits, so a worker started from a
+        # caller's short-lived thread would be killed with that thread.
+        self._spawner = ThreadPoolExecutor(self.workers, thread_name_prefix="sandbox-spawn")
 
     def _acquire(self) -> SandboxWorker:
         with self._lock:
@@ -269,7 +281,12 @@ class SandboxPool:
                 worker = self._idle.pop()
                 self._busy.add(worker)
                 return worker
-        worker = SandboxWorker(self.config, launch=plan_launch(self.config))
+        try:
+            worker = self._spawner.submit(lambda: SandboxWorker(self.config, launch=plan_launch(self.config))).result()
+        except (CancelledError, RuntimeError) as e:  # the spawner was shut down by close()
+            if self._closed:
+                raise PoolClosed("SandboxPool is closed") from None
+            raise RuntimeError(f"sandbox worker failed to start: {e}") from e
         with self._lock:
             if self._closed:
                 worker.kill()
@@ -351,6 +368,7 @@ class SandboxPool:
             w.kill()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+        self._spawner.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> SandboxPool:
         return self

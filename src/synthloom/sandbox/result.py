@@ -121,6 +121,9 @@ def _harness_result(raw: dict[str, Any], kw: dict[str, Any], sig: int | None, ti
     v = raw.get("verdict")
     verdict = ({"ok": v.get("ok") is True, "got": None if v.get("got") is None else clean_text(v.get("got"))[:2000],
                 "error": clean_text(v.get("error") or "")[-8000:]} if isinstance(v, dict) else None)
+    if verdict is not None and isinstance(v.get("results"), list):  # an "invoke" run: one result per call
+        verdict["results"] = [r for r in v["results"] if isinstance(r, dict)]
+        verdict["died"] = v.get("died") is True
     kw["extra"] = {"verdict": verdict}
     if verdict is not None and verdict["error"]:
         kw["stderr"] = (kw["stderr"] + ("\n" if kw["stderr"] and not kw["stderr"].endswith("\n") else "")

@@ -1,0 +1,123 @@
+-- Company sample database (synthloom tool catalogue): invented departments, employees, projects and
+-- project assignments for exercises.
+PRAGMA foreign_keys = ON;
+CREATE TABLE departments (
+  department_id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  location TEXT NOT NULL,
+  budget INTEGER NOT NULL
+);
+CREATE TABLE employees (
+  employee_id INTEGER PRIMARY KEY,
+  first_name TEXT NOT NULL,
+  last_name TEXT NOT NULL,
+  department_id INTEGER NOT NULL REFERENCES departments(department_id),
+  title TEXT NOT NULL,
+  salary INTEGER NOT NULL CHECK (salary > 0),
+  hire_date TEXT NOT NULL,
+  manager_id INTEGER REFERENCES employees(employee_id)
+);
+CREATE TABLE projects (
+  project_id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  department_id INTEGER NOT NULL REFERENCES departments(department_id),
+  start_date TEXT NOT NULL,
+  end_date TEXT,
+  budget INTEGER NOT NULL
+);
+CREATE TABLE assignments (
+  employee_id INTEGER NOT NULL REFERENCES employees(employee_id),
+  project_id INTEGER NOT NULL REFERENCES projects(project_id),
+  role TEXT NOT NULL,
+  hours_per_week INTEGER NOT NULL CHECK (hours_per_week BETWEEN 1 AND 40),
+  PRIMARY KEY (employee_id, project_id)
+);
+INSERT INTO departments (department_id, name, location, budget) VALUES
+  (1, 'Engineering', 'Berlin', 2400000),
+  (2, 'Sales', 'London', 1200000),
+  (3, 'Marketing', 'London', 800000),
+  (4, 'Finance', 'Zurich', 600000),
+  (5, 'Human Resources', 'Berlin', 400000),
+  (6, 'Research', 'Toronto', 1500000);
+INSERT INTO employees (employee_id, first_name, last_name, department_id, title, salary, hire_date, manager_id) VALUES
+  (1, 'Alice', 'Fischer', 1, 'Head of Engineering', 115000, '2008-01-08', NULL),
+  (2, 'Bruno', 'Santos', 1, 'Software Engineer', 55000, '2022-11-19', 1),
+  (3, 'Carmen', 'Vega', 1, 'Staff Engineer', 94000, '2022-12-28', 1),
+  (4, 'Dmitri', 'Ivanov', 1, 'Software Engineer', 85500, '2015-10-26', 1),
+  (5, 'Elena', 'Rossi', 1, 'Senior Engineer', 88000, '2015-08-25', 1),
+  (6, 'Felix', 'Weber', 1, 'Senior Engineer', 75000, '2022-09-27', 1),
+  (7, 'Gita', 'Rao', 1, 'Senior Engineer', 99000, '2015-07-03', 1),
+  (8, 'Hassan', 'Khan', 1, 'Staff Engineer', 86500, '2017-01-26', 1),
+  (9, 'Ines', 'Ortiz', 1, 'Staff Engineer', 71000, '2014-05-04', 1),
+  (10, 'Jamal', 'Bell', 2, 'Head of Sales', 141000, '2009-11-09', NULL),
+  (11, 'Kaori', 'Ito', 2, 'Account Executive', 60500, '2015-02-16', 10),
+  (12, 'Lars', 'Lund', 2, 'Sales Manager', 94500, '2017-07-25', 10),
+  (13, 'Mina', 'Park', 2, 'Sales Manager', 69500, '2021-07-25', 10),
+  (14, 'Nikolai', 'Petrov', 2, 'Sales Manager', 69500, '2015-10-21', 10),
+  (15, 'Oren', 'Levi', 3, 'Head of Marketing', 144000, '2010-02-08', NULL),
+  (16, 'Paula', 'Mendes', 3, 'Content Lead', 72500, '2016-10-19', 15),
+  (17, 'Rui', 'Sousa', 3, 'Marketing Specialist', 101500, '2020-11-15', 15),
+  (18, 'Sana', 'Aziz', 3, 'Content Lead', 64000, '2017-07-04', 15),
+  (19, 'Theo', 'Laurent', 4, 'Head of Finance', 117500, '2011-03-12', NULL),
+  (20, 'Ursula', 'Meyer', 4, 'Accountant', 86000, '2021-10-09', 19),
+  (21, 'Vera', 'Horvat', 4, 'Financial Analyst', 69000, '2016-06-12', 19),
+  (22, 'Wim', 'Jansen', 4, 'Financial Analyst', 80000, '2021-08-03', 19),
+  (23, 'Xiu', 'Zhou', 5, 'Head of Human Resources', 121000, '2011-04-11', NULL),
+  (24, 'Yara', 'Farah', 5, 'Recruiter', 87000, '2017-03-10', 23),
+  (25, 'Zeno', 'Greco', 5, 'Recruiter', 69000, '2022-11-13', 23),
+  (26, 'Amir', 'Sadeghi', 6, 'Head of Research', 112500, '2010-11-18', NULL),
+  (27, 'Bea', 'Keller', 6, 'Research Scientist', 101000, '2022-09-04', 26),
+  (28, 'Cyrus', 'Nasser', 6, 'Data Scientist', 58000, '2024-08-03', 26),
+  (29, 'Dana', 'Cole', 6, 'Data Scientist', 58500, '2024-08-08', 26),
+  (30, 'Emil', 'Strand', 6, 'Data Scientist', 52000, '2023-04-07', 26);
+INSERT INTO projects (project_id, name, department_id, start_date, end_date, budget) VALUES
+  (1, 'Atlas Platform', 1, '2023-01-09', '2024-12-20', 900000),
+  (2, 'Mobile App Relaunch', 1, '2024-03-04', NULL, 450000),
+  (3, 'Nordic Expansion', 2, '2024-02-01', NULL, 300000),
+  (4, 'Spring Campaign', 3, '2024-02-15', '2024-06-30', 120000),
+  (5, 'Brand Refresh', 3, '2023-09-01', '2024-03-31', 90000),
+  (6, 'Audit Automation', 4, '2024-01-15', NULL, 150000),
+  (7, 'Hiring Pipeline', 5, '2023-06-01', '2024-02-28', 60000),
+  (8, 'Forecasting Models', 6, '2023-04-10', NULL, 700000),
+  (9, 'Data Warehouse', 1, '2022-10-03', '2023-12-15', 500000),
+  (10, 'Customer Insights', 6, '2024-05-06', NULL, 250000);
+INSERT INTO assignments (employee_id, project_id, role, hours_per_week) VALUES
+  (5, 1, 'lead', 10),
+  (2, 1, 'contributor', 30),
+  (16, 1, 'reviewer', 20),
+  (28, 1, 'analyst', 20),
+  (8, 2, 'lead', 30),
+  (9, 2, 'analyst', 10),
+  (4, 2, 'contributor', 25),
+  (18, 2, 'reviewer', 15),
+  (12, 3, 'lead', 30),
+  (11, 3, 'reviewer', 20),
+  (10, 3, 'reviewer', 20),
+  (18, 4, 'lead', 15),
+  (17, 4, 'contributor', 20),
+  (6, 4, 'developer', 10),
+  (18, 5, 'lead', 10),
+  (15, 5, 'analyst', 5),
+  (10, 5, 'contributor', 25),
+  (8, 5, 'contributor', 15),
+  (19, 6, 'lead', 15),
+  (22, 6, 'reviewer', 40),
+  (21, 6, 'analyst', 10),
+  (20, 6, 'analyst', 40),
+  (17, 6, 'developer', 40),
+  (24, 7, 'lead', 5),
+  (23, 7, 'contributor', 25),
+  (18, 7, 'analyst', 40),
+  (15, 7, 'developer', 20),
+  (26, 8, 'lead', 5),
+  (29, 8, 'developer', 25),
+  (27, 8, 'contributor', 25),
+  (13, 8, 'contributor', 25),
+  (9, 9, 'lead', 5),
+  (6, 9, 'reviewer', 40),
+  (14, 9, 'developer', 25),
+  (30, 10, 'lead', 15),
+  (28, 10, 'contributor', 25),
+  (27, 10, 'developer', 40),
+  (26, 10, 'developer', 40),
+  (14, 10, 'reviewer', 30);
