@@ -314,7 +314,9 @@ def view(
 
 # command groups defined in their own modules register themselves on `app`
 from . import curate as _curate  # noqa: E402,F401  (dedup, decontaminate, judge, metrics, report)
+from . import export as _export  # noqa: E402,F401  (export: tool-use rows as OpenAI/ShareGPT/Hermes/BFCL files)
 from . import steps as _steps  # noqa: E402,F401  (steps: the step types and their options)
+from . import tools as _tools  # noqa: E402,F401  (tools: the tool catalogue)
 from . import verify as _verify  # noqa: E402,F401  (verify math, verify code)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -96,6 +96,26 @@ def _parquet_writable(data_type: pa.DataType) -> bool:
     return True
 
 
+def has_struct(data_type: pa.DataType) -> bool:
+    """Whether ``data_type`` is a struct or a (nested) list of structs."""
+    if pa.types.is_struct(data_type):
+        return True
+    if pa.types.is_list(data_type) or pa.types.is_large_list(data_type):
+        return has_struct(data_type.value_type)
+    return False
+
+
+def _exactly_equal(a: Any, b: Any) -> bool:
+    """Equality that also tells 3 from 3.0 and a missing key from a null one (what a struct column loses)."""
+    if type(a) is not type(b):
+        return isinstance(a, list) and isinstance(b, tuple) and _exactly_equal(a, list(b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_exactly_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_exactly_equal(x, y) for x, y in zip(a, b))
+    return a == b or (a != a and b != b)  # NaN equals NaN here
+
+
 def _column_order(rows: list[dict[str, Any]]) -> list[str]:
     order: dict[str, None] = {}
     for row in rows:
@@ -109,8 +129,9 @@ def rows_to_table(rows: list[dict[str, Any]], *, json_columns: Iterable[str] = (
     """Build an Arrow table from records, with every key of every row as a column (missing values become null).
 
     ``_lineage`` and the columns named in ``json_columns`` are stored as JSON strings; so is any column whose
-    values Arrow cannot give a single Parquet-writable type. Raises :class:`RecordEncodeError` for values that
-    are not JSON-serialisable.
+    values Arrow cannot give a single Parquet-writable type, and any column of nested dicts that a struct type
+    would not give back exactly (dicts with different keys gain null keys; 3 next to 2.5 becomes 3.0).
+    Raises :class:`RecordEncodeError` for values that are not JSON-serialisable.
     """
     forced = {LINEAGE_COLUMN, *json_columns}
     fields: list[pa.Field] = []
@@ -125,6 +146,8 @@ def rows_to_table(rows: list[dict[str, Any]], *, json_columns: Iterable[str] = (
                 array = None
             if array is not None and not _parquet_writable(array.type):
                 array = None
+            if array is not None and has_struct(array.type) and not _exactly_equal(array.to_pylist(), values):
+                array = None  # dicts with differing keys (tool arguments, messages): a struct would add null keys
         if array is None:
             encoded = [encode_json_value(v, row_number=i, column=name) for i, v in enumerate(values)]
             array = pa.array(encoded, type=pa.string())

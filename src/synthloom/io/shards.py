@@ -26,6 +26,7 @@ from synthloom.io.formats import (
     decode_lineage,
     dumps_record,
     encode_json_value,
+    has_struct,
     is_json_field,
     json_field,
     rows_to_table,
@@ -176,6 +177,10 @@ def _unified_schema(schemas: list[pa.Schema]) -> pa.Schema:
         if name == LINEAGE_COLUMN or any(is_json_field(f) for f in present):
             fields.append(json_field(name))
             continue
+        typed = [f.type for f in present if not pa.types.is_null(f.type)]
+        if any(has_struct(t) for t in typed) and any(t != typed[0] for t in typed):
+            fields.append(json_field(name))  # merging struct fields would add null keys to every dict
+            continue
         try:
             merged = pa.unify_schemas([pa.schema([f]) for f in present], promote_options="permissive")
             fields.append(merged.field(name).remove_metadata())
@@ -217,8 +222,9 @@ def finalize(directory: str | os.PathLike[str], *, prefix: str = "part") -> Fina
     """Give every Parquet shard in ``directory`` one common schema, rewriting (atomically) only those that differ.
 
     Columns missing from a shard are added as nulls, null-only columns take the type other shards have, numeric
-    types are widened (int -> double), struct fields are merged; a column whose types cannot be merged (an int in
-    one shard, a string in another) is stored as JSON strings in every shard. JSONL folders need nothing.
+    types are widened (int -> double); a column whose types cannot be merged (an int in one shard, a string in
+    another) or whose nested dicts differ between shards (merging struct fields would add null keys) is stored as
+    JSON strings in every shard. JSONL folders need nothing.
     """
     shards = [path for _, path in list_shards(directory, prefix=prefix) if path.suffix == ".parquet"]
     if not shards:
