@@ -131,7 +131,8 @@ def test_a_run_without_tool_rows_is_one_line_naming_the_run_and_columns(tmp_path
 @pytest.mark.parametrize(("args", "expected"), [
     (lambda t, r: [str(t / "nope"), "-f", "openai"], "no such run directory"),
     (lambda t, r: [str(t), "-f", "openai"], "not a run directory (no data/ folder of shards)"),
-    (lambda t, r: [str(r), "-f", "csv"], "--format 'csv': unknown format; fix: use one of openai, sharegpt, hermes, bfcl"),
+    (lambda t, r: [str(r), "-f", "csv"], "--format 'csv': unknown format; fix: use one of trl-sft, trl-dpo, trl-kto, trl-rm, "
+                                         "openai-chat, sharegpt, alpaca, openai, hermes, bfcl"),
     (lambda t, r: [str(r), "-f", "openai", "-o", str(r / "data" / "x.jsonl")], "inside the run's data/ folder"),
     (lambda t, r: [str(r), "-f", "openai", "-o", str(t)], "is a folder; fix: give -o a file path"),
 ])
@@ -143,3 +144,35 @@ def test_user_mistakes_are_one_line(run, tmp_path, args, expected):
 def test_format_is_required(run):
     result = export(str(run))
     assert result.exit_code == 2 and "--format" in result.output
+
+
+PAIRS = [{"prompt": "Capital of Peru?", "chosen": "Lima.", "rejected": "Cusco.", "chosen_model": "big",
+          "rejected_model": "small", "pair_rule": "best_vs_worst"},
+         {"prompt": "Capital of Chile?", "chosen": "Santiago.", "rejected": "Lima.", "chosen_model": "big",
+          "rejected_model": "small", "pair_rule": "best_vs_worst"},
+         {"prompt": "Say hi.", "response": "Hi."}]
+
+
+def test_trainer_formats_say_records_rows_skips_and_the_card(tmp_path):
+    run = engine_run(tmp_path, PAIRS, name="prefs")
+    result = export(str(run), "--format", "trl-kto", "--style", "standard")
+    assert result.exit_code == 0, result.output
+    target = run / "export" / "trl-kto-standard.jsonl"
+    assert f"done: 4 records from 2 rows in {target} (trl-kto, standard)" in result.output
+    assert "skipped 1 row: 1 without a KTO label (a boolean `label` with a `completion`) or a pair" in result.output
+    assert f"card: {run / 'export' / 'README.md'}" in result.output
+    assert [(r["completion"], r["label"]) for r in lines(target)] == [("Lima.", True), ("Cusco.", False),
+                                                                      ("Santiago.", True), ("Lima.", False)]
+    result = export(str(run), "-f", "openai-chat", "-o", str(tmp_path / "sft" / "train.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert f"done: 3 rows in {tmp_path / 'sft' / 'train.jsonl'} (openai-chat)" in result.output
+
+
+def test_a_run_no_row_of_which_fits_is_one_line(tmp_path):
+    run = engine_run(tmp_path, [{"prompt": "Tell me a joke.", "response": "No."}], name="jokes")
+    line = one_error_line(export(str(run), "--format", "trl-dpo"))
+    assert str(run) in line and "no row can be exported as trl-dpo: 1 without a chosen/rejected pair" in line
+    assert "(no chosen, rejected column; the rows have prompt, response)" in line
+    line = one_error_line(export(str(run), "--format", "openai-chat", "--style", "standard"))
+    assert "--style standard: only the TRL formats (trl-sft, trl-dpo, trl-kto, trl-rm)" in line
+    assert not (run / "export").exists()

@@ -61,6 +61,12 @@ def required(type_name: str, files: dict[str, str]) -> dict[str, typing.Any]:
         "attribute_assign": {"attributes": {"colour": ["red", "blue"]}},
         "magpie_tag": {"task": "quality"},
         "personas": {"path": files["personas"]},
+        "kto_labels": {"threshold": 3},
+        "reward_difference": {"min_difference": 0.5},
+        "arena_battles": {"models": ["a", "b"]},
+        "arena_data": {"target": "a"},
+        "coannotate": {"labels": ["yes", "no"]},
+        "agent_loop": {"environment": "text_to_sql"},
     }
     return dict(examples.get(type_name, {}))
 
@@ -137,7 +143,75 @@ MUTATIONS.update({
     ("attribute_sampler", "mode"): "random", ("attribute_sampler", "attributes"): {"colour": ["red", "green"]},
     ("attribute_assign", "attributes"): {"colour": ["red", "green"]},
 })
+#: preference: completion pools, pairs, KTO labels, reward scoring
+MUTATIONS.update({
+    ("completions", "sampling_settings"): [{"temperature": 0.5}],
+    ("completions", "principle_weights"): With({"a": 1.0}, system_prompts={"a": ["Be kind."]}),
+    ("pairs", "rule"): "best_vs_worst", ("pairs", "max_pairs"): With(2, rule="all_above_margin"),
+    ("kto_labels", "top_k"): With(2, threshold=None),
+    ("reward_score", "method"): "pooling", ("reward_score", "label_index"): With(1, method="classify"),
+    ("reward_score", "scale"): [1, 9], ("reward_score", "template"): "Rate {{ response }} to {{ instruction }}.",
+})
+#: preference methods: UltraFeedback, CLAIR, Self-Rewarding, SPIN
+MUTATIONS.update({
+    ("ultrafeedback", "aspects"): ["honesty"], ("ultrafeedback", "score_by"): With("critique", critique=True),
+    ("ultrafeedback_completions", "principle_mix"): "flan",
+    ("ultrafeedback_completions", "sampling_settings"): [{"temperature": 0.5}],
+    ("ultrafeedback_completions", "principles_file"): str(SRC / "methods/preference/ultrafeedback_principles.json"),
+    ("self_rewarding", "emit"): "completions", ("self_rewarding", "round_models"): With(["a", "b"], rounds=2),
+    ("spin", "prompt_format"): "instruction_response",
+})
+#: preference methods: Constitutional AI, Arena Learning, CoAnnotating
+MUTATIONS.update({
+    ("constitutional", "constitution"): str(SRC / "methods/preference/constitution.json"),
+    ("constitutional", "principles"): ["empathetic"], ("constitutional", "emit"): "pairs",
+    ("constitutional_feedback", "constitution"): str(SRC / "methods/preference/constitution.json"),
+    ("constitutional_feedback", "principles"): ["cordial"],
+    ("arena_battles", "models"): ["a", "b", "c"], ("arena_battles", "pairing"): With("target", target="a"),
+    ("arena_battles", "target"): "b",
+    ("arena_battles", "systems"): {"a": "Be brief."}, ("arena_battles", "model_sampling"): {"a": {"temperature": 0.5}},
+    ("arena_data", "emit"): "pairs", ("arena_ratings", "ties"): "drop",
+    ("arena_ratings", "anchor_rating"): With(1100.0, anchor="a"), ("coannotate", "labels"): ["yes", "no", "maybe"],
+})
+#: APIGen: forms, categories and files that exist
+MUTATIONS.update({
+    ("apigen_sample", "forms"): ["simple"], ("apigen_sample", "categories"): ["arithmetic"],
+    ("apigen_sample", "tools_file"): str(SRC / "tools/catalogue/arithmetic.py"),
+    ("apigen_execute", "tools_file"): str(SRC / "tools/catalogue/arithmetic.py"),
+    ("apigen_generate", "examples"): str(SRC / "methods/agentic/apigen_examples.jsonl"),
+})
 
+#: ToolACE and ToolAlpaca: named choices and files that exist
+MUTATIONS.update({
+    ("toolace_domains", "path"): str(SRC / "methods/agentic/toolace_domains.json"), ("toolace_domains", "domains"): ["finance"],
+    ("toolace_synthesize", "indicators"): ["mutate_types"], ("toolace_sample", "forms"): ["simple"],
+    ("toolace_execute", "tools_file"): str(SRC / "tools/catalogue/arithmetic.py"),
+    ("toolalpaca_simulate", "first_tool_choice"): "auto",
+    ("toolalpaca_toolsets", "openapi"): [str(SRC / "methods/agentic/toolalpaca_openapi/weather.json")],
+})
+#: APIGen-MT: environments, tables and tools that exist, named choices
+MUTATIONS.update({
+    ("apigen_mt_tasks", "domains"): ["store"], ("apigen_mt_tasks", "start_table"): "payment_methods",
+    ("apigen_mt_tasks", "focus_tools"): ["cancel_pending_order", "book_reservation"],
+    ("apigen_mt_trajectory", "agent_tool_choice"): "required", ("apigen_mt_trajectory", "keep"): "all",
+})
+#: the agent loop and text-to-SQL: environments, databases and levels that exist, named choices
+MUTATIONS.update({
+    ("agent_loop", "environment"): "store", ("agent_loop", "environment_options"): {"observation_limit": 1000},
+    ("agent_loop", "emit"): With("pairs", attempts=2), ("agent_loop", "tool_choice"): "required",
+    ("text_to_sql_tasks", "databases"): ["retail"], ("text_to_sql_tasks", "difficulties"): ["hard"],
+})
+#: SWE-smith in miniature: repositories that exist, bug methods
+MUTATIONS.update({("swe_repos", "repos"): ["minicalc"], ("swe_bugs", "methods"): ["mutation"]})
+#: CAMEL role-playing and simulated-user conversations: variants, pools and roles that exist, named choices
+MUTATIONS.update({
+    ("camel", "variant"): "code", ("camel_roles", "variant"): "code",
+    ("camel_roles", "pool"): str(SRC / "methods/agentic/camel_society_roles.json"),
+    ("camel_roles", "assistant_roles"): ["Chef", "Nurse"], ("camel_roles", "user_roles"): ["Nurse", "Chef"],
+    ("camel_roles", "languages"): With(["Python"], variant="code"), ("camel_roles", "domains"): With(["Finance"], variant="code"),
+    ("simulated_user", "styles"): ["concise"], ("simulated_user", "rubric"): "prometheus",
+    ("simulated_user", "aggregate"): "mean",
+})
 
 def auto_value(param: inspect.Parameter) -> list[typing.Any]:
     """Candidate values different from the default (tried in order until one builds)."""

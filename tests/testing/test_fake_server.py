@@ -128,6 +128,20 @@ def test_minimal_instance_covers_combinators_and_bounds():
     assert minimal_instance({"type": "array", "prefixItems": [{"type": "integer"}], "minItems": 1}) == [0]
 
 
+def test_pooling_and_classify_answer_at_the_root_with_the_last_messages_reward(server):
+    root = server.root_url
+    messages = [{"role": "user", "content": "Name a fruit."}, {"role": "assistant", "content": "An apple [[reward:1.5]]"}]
+    status, _, body = post(root, "/pooling", {"model": "rm", "messages": messages})
+    data = json.loads(body)
+    assert status == 200 and data["data"] == [{"index": 0, "object": "pooling", "data": [1.5]}]
+    assert data["usage"]["prompt_tokens"] == 6 and data["model"] == "rm"
+    assert json.loads(post(root, "/pooling", {"input": "one two three four"})[2])["data"][0]["data"] == [0.4]
+    item = json.loads(post(root, "/classify", {"messages": messages})[2])["data"][0]
+    assert item["label"] == "good" and item["num_classes"] == 2 and item["probs"][1] == pytest.approx(0.8175744761936437)
+    assert post(root, "/pooling", {"input": "x [[fault:503]]"})[0] == 503
+    assert post(root, "/pooling", {"messages": []})[0] == 400
+
+
 def test_models_endpoint(server):
     with urllib.request.urlopen(server.url + "/models", timeout=10) as resp:
         data = json.loads(resp.read())

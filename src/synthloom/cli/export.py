@@ -1,5 +1,6 @@
-"""``synthloom export RUN --format openai|sharegpt|hermes|bfcl``: a run's tool-use rows as training or
-evaluation files (see docs/export.md)."""
+"""``synthloom export RUN --format FORMAT``: a run's rows as the files trainers read — TRL SFT/DPO/KTO/reward,
+OpenAI chat, ShareGPT, Alpaca for any run; OpenAI/TRL tool calling, Hermes and BFCL for tool-use runs — with a
+dataset card beside them (see docs/export.md)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,8 @@ from rich.markup import escape
 
 from .main import _fail, app, out
 
-_SKIPPED = {
-    "simulated": "simulated (an LLM played the tools; --include-simulated keeps them)",
-    "failed": "with a failed tool call (--include-failed keeps them, the error as the tool's reply)",
-    "no_calls": "without tool calls (BFCL scores calls)",
-    "malformed": "malformed",
-}
+_FORMAT_HELP = ("trl-sft, trl-dpo, trl-kto, trl-rm (TRL trainers), openai-chat (OpenAI fine-tuning), sharegpt, "
+                "alpaca — any run; openai (TRL tool calling), hermes, bfcl — tool-use runs")
 
 
 def _count(n: int, noun: str) -> str:
@@ -24,24 +21,29 @@ def _count(n: int, noun: str) -> str:
 
 @app.command()
 def export(
-    run: Path = typer.Argument(..., help="run directory of a tool-use recipe (or its data/ folder)"),
-    fmt: str = typer.Option(..., "--format", "-f",
-                            help="openai (TRL messages + tools), sharegpt (LLaMA-Factory), hermes (NousResearch), "
-                                 "bfcl (questions + possible answers)"),
+    run: Path = typer.Argument(..., help="run directory (or its data/ folder)"),
+    fmt: str = typer.Option(..., "--format", "-f", help=_FORMAT_HELP),
     output: Path | None = typer.Option(None, "-o", "--output",
                                        help="output file (default RUN/export/FORMAT.jsonl; bfcl: RUN/export/bfcl.json, "
-                                            "answers in possible_answer/ beside it)"),
+                                            "answers in possible_answer/ beside it); the card README.md goes beside it"),
+    style: str | None = typer.Option(None, "--style",
+                                     help="trl-* formats: conversational (chat messages, the default) or standard (strings)"),
+    prompt_column: str | None = typer.Option(None, "--prompt-column",
+                                             help="the column holding the prompt (text or chat messages)"),
+    response_column: str | None = typer.Option(None, "--response-column",
+                                               help="the column holding the answer (SFT formats) or KTO completion"),
     include_simulated: bool = typer.Option(False, "--include-simulated",
-                                           help="keep rows whose tool results an LLM played (ToolAlpaca-style)"),
+                                           help="keep tool rows whose tool results an LLM played (ToolAlpaca-style)"),
     include_failed: bool = typer.Option(False, "--include-failed",
-                                        help="keep rows with a failed call; its tool reply is the error text"),
+                                        help="keep tool rows with a failed call; its tool reply is the error text"),
 ) -> None:
-    """Export a run's tool-use rows as OpenAI/TRL, ShareGPT, Hermes or BFCL files."""
-    from ..io.tool_export import ExportError, export_run
+    """Export a run's rows for a trainer (TRL, OpenAI, ShareGPT, Alpaca) or a tool-use benchmark, with a dataset card."""
+    from ..io.export.writer import ExportError, export_run, skipped_text
 
     try:
-        report = export_run(run, fmt.lower(), output, include_simulated=include_simulated,
-                            include_failed=include_failed)
+        report = export_run(run, fmt.lower(), output, style=style.lower() if style else None,
+                            prompt_column=prompt_column, response_column=response_column,
+                            include_simulated=include_simulated, include_failed=include_failed)
     except ExportError as e:
         _fail(str(e))
     if report.format == "bfcl":
@@ -50,10 +52,16 @@ def export(
                   + (f" ({per})" if per else "") + f"; possible answers in {escape(str(report.outputs[1]))}",
                   highlight=False)
     else:
-        out.print(f"[green]done[/green]: {_count(report.written, 'row')} in {escape(str(report.outputs[0]))} ({report.format})",
-                  highlight=False)
+        what = f"{report.format}, {report.style}" if report.style else report.format
+        made = (_count(report.written, "row") if report.written == report.rows - sum(report.skipped.values())
+                else f"{_count(report.written, 'record')} from {_count(report.rows - sum(report.skipped.values()), 'row')}")
+        out.print(f"[green]done[/green]: {made} in {escape(str(report.outputs[0]))} ({what})", highlight=False)
     if report.skipped:
-        parts = [f"{n} {_SKIPPED.get(reason, reason)}" for reason, n in sorted(report.skipped.items())]
-        out.print(f"skipped {_count(sum(report.skipped.values()), 'row')}: " + "; ".join(parts), markup=False, highlight=False)
+        out.print(f"skipped {_count(sum(report.skipped.values()), 'row')}: " + skipped_text(report.skipped),
+                  markup=False, highlight=False)
     if report.first_problem:
         out.print(f"first malformed row: {report.first_problem}", markup=False, highlight=False)
+    if report.card is not None:
+        out.print(f"card: {report.card}", markup=False, highlight=False)
+    elif report.card_note:
+        out.print(f"note: {report.card_note}", markup=False, highlight=False)

@@ -281,8 +281,18 @@ def view(
     run_dir: Path = typer.Argument(..., help="a run directory (or any folder of shards / data file)"),
     rows: int = typer.Option(5, "-n", help="rows to show"),
     what: str = typer.Option("data", "--what", help="data, rejected or errors"),
+    web: bool = typer.Option(False, "--web", help="open the run in a local web viewer (search, filters, lineage)"),
+    port: int = typer.Option(8765, "--port", help="--web: port to listen on (0: any free port)"),
+    host: str = typer.Option("127.0.0.1", "--host", help="--web: address to listen on (keep the default to stay local)"),
+    no_browser: bool = typer.Option(False, "--no-browser", help="--web: do not open a browser; print the address"),
+    compare: Path | None = typer.Option(None, "--compare", help="--web: a second run to compare with"),
+    cache: Path | None = typer.Option(None, "--cache", help="--web: the response cache (default RUN/.state/cache.sqlite)"),
 ) -> None:
-    """Show the first rows of a run's data (or its rejected/error rows) and its counts."""
+    """Show the first rows of a run's data (or its rejected/error rows) and its counts; --web opens
+    a read-only local web viewer of the whole run."""
+    if web:
+        _view_web(run_dir, compare, host, port, not no_browser, cache)
+        return
     from ..io.shards import read_shards
     from ..io.sources import SourceError, read_records
 
@@ -310,6 +320,19 @@ def view(
             text = str(v)
             t.add_row(k, text if len(text) < 600 else text[:600] + " …")
         out.print(t)
+
+
+def _view_web(run_dir: Path, compare: Path | None, host: str, port: int, open_browser: bool, cache: Path | None) -> None:
+    from ..viewer.run_source import ViewerError
+    from ..viewer.server import serve
+
+    if not 0 <= port <= 65535:
+        _fail(f"--port {port}: give a port from 1 to 65535 (or 0 for any free one)")
+    try:
+        serve(run_dir, compare=compare, host=host, port=port, cache=cache, open_browser=open_browser,
+              log=lambda m: out.print(m, highlight=False))
+    except ViewerError as e:
+        _fail(str(e))
 
 
 # command groups defined in their own modules register themselves on `app`

@@ -12,6 +12,11 @@ were not yet checkpointed. ``flush()`` / ``aclose()`` make everything buffered d
 
 Several processes may share one cache file: WAL lets readers read while one process writes, and
 writers queue on SQLite's lock (``busy_timeout``).
+
+Beside each response the ``requests`` table keeps the request that asked for it (its fingerprint, the
+backend identity, when it was answered and how long that took), so a row's lineage entry (``model`` =
+the identity, ``prompt_hash`` = the fingerprint's first characters) leads to the exact request and raw
+response (``synthloom view RUN --web``; see :func:`find_calls`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ from synthloom.llm.types import ModelBackend, Request, Response
 
 _SCHEMA_VERSION = 1
 _RAW, _ZLIB = 0, 1
+_REQUESTS_TABLE = ("CREATE TABLE IF NOT EXISTS requests (key BLOB PRIMARY KEY, fingerprint TEXT NOT NULL, "
+                   "identity TEXT NOT NULL, codec INTEGER NOT NULL, value BLOB NOT NULL, elapsed_s REAL, created REAL NOT NULL)")
+_REQUESTS_INDEX = "CREATE INDEX IF NOT EXISTS requests_by_fingerprint ON requests (fingerprint)"
+#: a request row waiting to be written: fingerprint, identity, codec, value, elapsed_s, created
+_RequestRow = tuple[str, str, int, bytes, float | None, float]
 
 
 class ResponseCache:
@@ -57,7 +67,7 @@ class ResponseCache:
         self._readers: list[sqlite3.Connection] = []
         self._cond = threading.Condition()
         self._pending: dict[bytes, tuple[int, bytes]] = {}  # not yet committed; served to readers
-        self._queue: list[tuple[bytes, int, bytes]] = []
+        self._queue: list[tuple[bytes, int, bytes, _RequestRow | None]] = []
         self._first_queued_at = 0.0
         self._enqueued = 0
         self._committed = 0
@@ -70,6 +80,8 @@ class ResponseCache:
         self._write_conn.execute(
             "CREATE TABLE IF NOT EXISTS responses (key BLOB PRIMARY KEY, codec INTEGER NOT NULL, value BLOB NOT NULL)"
         )
+        self._write_conn.execute(_REQUESTS_TABLE)
+        self._write_conn.execute(_REQUESTS_INDEX)
         self._write_conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         self._write_conn.commit()
         # A cache that held nothing when opened can only hold what this process puts: remember the
@@ -89,18 +101,16 @@ class ResponseCache:
         return xxhash.xxh3_128_digest(f"{identity}\x00{request.fingerprint()}".encode())
 
     def _encode(self, response: Response) -> tuple[int, bytes]:
-        data = orjson.dumps(response.to_dict())
+        return self._pack(orjson.dumps(response.to_dict()))
+
+    def _pack(self, data: bytes) -> tuple[int, bytes]:
         if len(data) > self.compress_over:
             return _ZLIB, zlib.compress(data, 1)
         return _RAW, data
 
     @staticmethod
     def _decode(codec: int, value: bytes) -> Response:
-        if codec == _ZLIB:
-            value = zlib.decompress(value)
-        elif codec != _RAW:
-            raise ValueError(f"cache entry with unknown codec {codec}; was it written by a newer synthloom?")
-        response = Response.from_dict(orjson.loads(value))
+        response = Response.from_dict(orjson.loads(unpack(codec, value)))
         response.cached = True
         return response
 
@@ -150,9 +160,16 @@ class ResponseCache:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def put(self, key: bytes, response: Response) -> None:
-        """Store ``response`` under ``key``; it is readable at once and durable within ~50 ms."""
+    def put(self, key: bytes, response: Response, *, request: Request | None = None, identity: str = "",
+            elapsed_s: float | None = None) -> None:
+        """Store ``response`` under ``key``; it is readable at once and durable within ~50 ms. With
+        ``request`` (sent to the backend ``identity``, answered in ``elapsed_s``), the request is kept
+        beside it for looking the call up later."""
         entry = self._encode(response)
+        asked: _RequestRow | None = None
+        if request is not None:
+            codec, value = self._pack(orjson.dumps(request.to_dict()))
+            asked = (request.fingerprint(), identity, codec, value, elapsed_s, time.time())
         with self._cond:
             if self._writer_error is not None:
                 raise RuntimeError(f"response cache {self.path} cannot write: {self._writer_error}") from self._writer_error
@@ -161,7 +178,7 @@ class ResponseCache:
             self._pending[key] = entry
             if self._bloom is not None:
                 _bloom_add(self._bloom, key)
-            self._queue.append((key, entry[0], entry[1]))
+            self._queue.append((key, entry[0], entry[1], asked))
             self._enqueued += 1
             n = len(self._queue)
             if n == 1:
@@ -196,7 +213,7 @@ class ResponseCache:
                     self._cond.notify_all()
                 return
             with self._cond:
-                for key, _codec, value in batch:
+                for key, _codec, value, _asked in batch:
                     entry = self._pending.get(key)
                     if entry is not None and entry[1] is value:
                         del self._pending[key]
@@ -273,13 +290,54 @@ def _bloom_has(bits: bytearray, key: bytes) -> bool:
     return all(bits[h >> 3] & (1 << (h & 7)) for h in _bloom_slots(key))
 
 
-def _insert(conn: sqlite3.Connection, rows: list[tuple[bytes, int, bytes]]) -> None:
+def _insert(conn: sqlite3.Connection, rows: list[tuple[bytes, int, bytes, _RequestRow | None]]) -> None:
     # One multi-row INSERT per 256 rows: sqlite3 releases the GIL once per statement step, so this
     # keeps the writer thread from taking the GIL back from the event loop once per row.
     for i in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[i : i + _ROWS_PER_STATEMENT]
         sql = "INSERT OR REPLACE INTO responses (key, codec, value) VALUES " + ",".join(["(?,?,?)"] * len(chunk))
-        conn.execute(sql, [v for row in chunk for v in row])
+        conn.execute(sql, [v for row in chunk for v in row[:3]])
+        asked = [(row[0], *row[3]) for row in chunk if row[3] is not None]
+        if asked:
+            sql = ("INSERT OR REPLACE INTO requests (key, fingerprint, identity, codec, value, elapsed_s, created) VALUES "
+                   + ",".join(["(?,?,?,?,?,?,?)"] * len(asked)))
+            conn.execute(sql, [v for row in asked for v in row])
+
+
+def unpack(codec: int, value: bytes) -> bytes:
+    """The JSON bytes of a stored response or request (``codec`` says whether they are compressed)."""
+    if codec == _ZLIB:
+        return zlib.decompress(value)
+    if codec != _RAW:
+        raise ValueError(f"cache entry with unknown codec {codec}; was it written by a newer synthloom?")
+    return value
+
+
+def find_calls(conn: sqlite3.Connection, prompt_hash: str, identity: str | None = None) -> list[dict[str, Any]]:
+    """The stored calls whose request fingerprint starts with ``prompt_hash`` (a lineage entry's), from
+    the backend ``identity`` when given: ``{"fingerprint", "identity", "request", "response", "elapsed_s",
+    "created"}`` each, ``response`` None when only the request is there. ``conn`` may be read-only; a
+    cache written before requests were kept has no ``requests`` table and gives []."""
+    prefix = prompt_hash.lower()
+    if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+        return []
+    try:
+        rows = conn.execute(
+            "SELECT q.fingerprint, q.identity, q.codec, q.value, q.elapsed_s, q.created, r.codec, r.value "
+            "FROM requests q LEFT JOIN responses r ON r.key = q.key WHERE q.fingerprint >= ? AND q.fingerprint < ?",
+            (prefix, prefix + "g")).fetchall()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return []
+        raise
+    calls = []
+    for fp, ident, qcodec, qvalue, elapsed, created, rcodec, rvalue in rows:
+        if identity is not None and ident != identity:
+            continue
+        response = None if rvalue is None else orjson.loads(unpack(rcodec, rvalue))
+        calls.append({"fingerprint": fp, "identity": ident, "request": orjson.loads(unpack(qcodec, qvalue)),
+                      "response": response, "elapsed_s": elapsed, "created": created})
+    return calls
 
 
 class CachedBackend:
@@ -323,6 +381,7 @@ class CachedBackend:
             return copy
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = future
+        started = time.monotonic()
         try:
             response = await self.inner.complete(request)
         except asyncio.CancelledError:
@@ -334,7 +393,7 @@ class CachedBackend:
             future.exception()
             raise
         else:
-            self.cache.put(key, response)
+            self.cache.put(key, response, request=request, identity=self.identity, elapsed_s=time.monotonic() - started)
             future.set_result(response)
             return response
         finally:

@@ -213,6 +213,22 @@ class ModelRegistry:
 
     __getitem__ = get
 
+    def get_variant(self, name: str, variant: str, make: Callable[[ModelConfig], ModelBackend]) -> ModelBackend:
+        """Model ``name`` reached through another backend, ``make(config)`` (e.g. its server's reward
+        endpoint, ``llm/pooling.py``): built once per ``variant`` with the same layers and closed
+        with the other models."""
+        key = f"{name}#{variant}"
+        model = self._models.get(key)
+        if model is None:
+            if name not in self.configs:
+                known = ", ".join(self.configs) or "none"
+                raise ModelSpecError(f"no model named {name!r} in this recipe (models: {known})")
+            config = self.configs[name]
+            model = self._models[key] = build_model(
+                config, cache=self.cache, budget=self.budget, usage=self.usage, backend=make(config)
+            )
+        return model
+
     def limits(self) -> dict[str, dict[str, Any]]:
         """Current concurrency limit, in-flight count and pauses of each built model."""
         out = {}

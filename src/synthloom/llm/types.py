@@ -131,12 +131,15 @@ class Request:
 
     def sampling_params(self) -> dict[str, Any]:
         """The sampling fields only (for lineage): no messages, no prompt, no tool schemas (their
-        names only, under ``tools``)."""
+        names only, under ``tools``), no JSON schema (its hash, under ``json_schema``: a tool grammar's
+        schema can be many kilobytes, and the cached request holds it whole)."""
         d = self.to_dict()
         d.pop("messages", None)
         d.pop("prompt", None)
         if "tools" in d:
             d["tools"] = [t["function"]["name"] for t in d["tools"]]
+        if d.get("json_schema") is not None:
+            d["json_schema"] = "xxh3:" + xxhash.xxh3_64_hexdigest(orjson.dumps(d["json_schema"], option=orjson.OPT_SORT_KEYS))
         return d
 
     def replace(self, **changes: Any) -> Request:

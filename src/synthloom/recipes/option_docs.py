@@ -25,6 +25,7 @@ PAGE_TYPES: dict[str, list[str]] = {
     "math.md": ["verify_math"],
     "decontamination.md": ["decontaminate", "decontaminate_llm"],
     "metrics-and-reports.md": ["report"],
+    "apigen.md": ["apigen_sample", "apigen_generate", "apigen_format", "apigen_execute", "apigen_semantics", "apigen_answer"],
 }
 GENERIC = {"llm", "load", "records", "filter", "set", "select", "join", "loop"}
 

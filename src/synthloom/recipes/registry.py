@@ -113,9 +113,68 @@ STEP_TYPES: dict[str, str] = {
     "agent_instruct_flows": "synthloom.methods.instructions.agent_instruct:AgentInstructFlows",
     "agent_instruct_transform": "synthloom.methods.instructions.agent_instruct:AgentInstructTransform",
     "agent_instruct_seed": "synthloom.methods.instructions.agent_instruct:AgentInstructSeed",
-    "agent_instruct_refine": "synthloom.methods.instructions.agent_instruct:AgentInstructRefine",
+    "agent_instruct_refine": "synthloom.methods.instructions.agent_instruct_refine:AgentInstructRefine",
+    "agent_instruct_skills": "synthloom.methods.instructions.agent_instruct:AgentInstructSkills",
+    "agent_instruct_answer": "synthloom.methods.instructions.agent_instruct_answer:AgentInstructAnswer",
     # --- methods: pretraining corpora ---
     "wrap": "synthloom.methods.corpus.wrap:WrapRephrase",
+    # --- methods: agentic (APIGen) ---
+    "apigen_sample": "synthloom.methods.agentic.apigen:ApigenSample",
+    "apigen_generate": "synthloom.methods.agentic.apigen:ApigenGenerate",
+    "apigen_format": "synthloom.methods.agentic.apigen_checks:ApigenFormat",
+    "apigen_execute": "synthloom.methods.agentic.apigen_checks:ApigenExecute",
+    "apigen_semantics": "synthloom.methods.agentic.apigen_checks:ApigenSemantics",
+    "apigen_answer": "synthloom.methods.agentic.apigen_checks:ApigenAnswer",
+    # --- methods: agentic (ToolACE API synthesis, ToolAlpaca simulated tools) ---
+    "toolace_domains": "synthloom.methods.agentic.toolace:ToolaceDomains",
+    "toolace_synthesize": "synthloom.methods.agentic.toolace:ToolaceSynthesize",
+    "toolace_gate": "synthloom.methods.agentic.toolace_gate:ToolaceGate",
+    "toolace_catalogue": "synthloom.methods.agentic.toolace_catalogue:ToolaceCatalogue",
+    "toolace_sample": "synthloom.methods.agentic.toolace_catalogue:ToolaceSample",
+    "toolace_execute": "synthloom.methods.agentic.toolace_catalogue:ToolaceExecute",
+    "toolalpaca_toolsets": "synthloom.methods.agentic.toolalpaca:ToolalpacaToolsets",
+    "toolalpaca_toolset": "synthloom.methods.agentic.toolalpaca:ToolalpacaToolset",
+    "toolalpaca_instructions": "synthloom.methods.agentic.toolalpaca:ToolalpacaInstructions",
+    "toolalpaca_simulate": "synthloom.methods.agentic.toolalpaca_simulate:ToolalpacaSimulate",
+    # --- methods: agentic (APIGen-MT over stateful environments) ---
+    "apigen_mt_tasks": "synthloom.methods.agentic.apigen_mt:ApigenMtTasks",
+    "apigen_mt_blueprint": "synthloom.methods.agentic.apigen_mt:ApigenMtBlueprint",
+    "apigen_mt_trajectory": "synthloom.methods.agentic.apigen_mt_trajectory:ApigenMtTrajectory",
+    # --- methods: agentic (the agent loop over environments; text-to-SQL tasks) ---
+    "agent_loop": "synthloom.methods.agentic.agent_loop:AgentLoop",
+    "text_to_sql_tasks": "synthloom.methods.agentic.text_to_sql:TextToSqlTasks",
+    "text_to_sql_questions": "synthloom.methods.agentic.text_to_sql:TextToSqlQuestions",
+    "text_to_sql_reference": "synthloom.methods.agentic.text_to_sql:TextToSqlReference",
+    # --- methods: agentic (SWE-smith in miniature: repositories, bugs, issues for the code workspace) ---
+    "swe_repos": "synthloom.methods.agentic.swe_mini:SweRepos",
+    "swe_bugs": "synthloom.methods.agentic.swe_mini:SweBugs",
+    "swe_task": "synthloom.methods.agentic.swe_mini:SweTask",
+    # --- methods: agentic (CAMEL role-playing, simulated-user conversations) ---
+    "camel_roles": "synthloom.methods.agentic.camel_roles:CamelRoles",
+    "camel": "synthloom.methods.agentic.camel:Camel",
+    "simulated_user": "synthloom.methods.agentic.simulated_user:SimulatedUser",
+    # --- methods: preference (completion pools, pairs, KTO labels, reward scoring) ---
+    "completions": "synthloom.methods.preference.completion_pool:CompletionPool",
+    "pairs": "synthloom.methods.preference.pairs:Pairs",
+    "kto_labels": "synthloom.methods.preference.pairs:KtoLabels",
+    "reward_score": "synthloom.methods.preference.reward:RewardScore",
+    "best_of_n": "synthloom.methods.preference.reward:BestOfN",
+    "reward_difference": "synthloom.methods.preference.reward:RewardDifference",
+    # --- methods: preference (UltraFeedback, CLAIR, Self-Rewarding, SPIN) ---
+    "ultrafeedback_completions": "synthloom.methods.preference.ultrafeedback:UltraFeedbackCompletions",
+    "ultrafeedback": "synthloom.methods.preference.ultrafeedback:UltraFeedbackRate",
+    "clair": "synthloom.methods.preference.clair:ClairRevise",
+    "self_rewarding": "synthloom.methods.preference.self_rewarding:SelfRewarding",
+    "self_rewarding_judge": "synthloom.methods.preference.self_rewarding:SelfRewardingJudge",
+    "spin": "synthloom.methods.preference.spin:SpinPairs",
+    # --- methods: preference (Constitutional AI, Arena Learning, CoAnnotating) ---
+    "constitutional": "synthloom.methods.preference.constitutional:ConstitutionalRevision",
+    "constitutional_feedback": "synthloom.methods.preference.constitutional_feedback:ConstitutionalFeedback",
+    "arena_battles": "synthloom.methods.preference.arena:ArenaBattles",
+    "arena_data": "synthloom.methods.preference.arena_data:ArenaData",
+    "arena_ratings": "synthloom.methods.preference.arena_data:ArenaRatings",
+    "coannotate": "synthloom.methods.preference.coannotating:CoAnnotate",
+    "coannotate_route": "synthloom.methods.preference.coannotating:CoAnnotateRoute",
 }
 
 

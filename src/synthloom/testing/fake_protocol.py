@@ -267,6 +267,8 @@ class FakeServerProtocol(asyncio.Protocol):
                 return (*_error(405, "use GET /v1/models"), None)
             return 200, orjson.dumps({"object": "list", "data": [
                 {"id": self.config.model, "object": "model", "created": 0, "owned_by": "synthloom-fake"}]}), None
+        if path in ("/pooling", "/classify"):
+            return self._pooling(method, path, body)
         if path not in ("/v1/chat/completions", "/v1/completions"):
             return (*_error(404, f"unknown endpoint {path}"), None)
         if method != b"POST":
@@ -299,3 +301,24 @@ class FakeServerProtocol(asyncio.Protocol):
         except (KeyError, TypeError, ValueError) as exc:
             return (*_error(400, f"bad request: {exc}"), None)
         return 200, orjson.dumps(reply), fault
+
+    def _pooling(self, method: bytes, path: str, body: bytes) -> tuple[int, bytes, str | None]:
+        """vLLM's reward and classification endpoints (see ``fake_replies.pooling_reply``); fault
+        directives in any message apply."""
+        if method != b"POST":
+            return (*_error(405, f"use POST {path}"), None)
+        try:
+            req = orjson.loads(body)
+            if not isinstance(req, dict):
+                raise ValueError("the body must be a JSON object")
+            text, _ = fake_replies.pooling_source(req)
+        except (KeyError, TypeError, ValueError) as exc:
+            return (*_error(400, f"bad request: {exc}"), None)
+        fault = self.state.pick_fault(body, text)
+        if fault is not None and fault.isdigit():
+            code = int(fault)
+            return (*_error(code, f"injected fault: HTTP {code}", "server_error" if code >= 500 else
+                            "invalid_request_error"), fault)
+        if fault == "malformed":
+            return 200, b'{"data": [{"index": 0, "da', fault
+        return 200, orjson.dumps(fake_replies.pooling_reply(req, path.lstrip("/"), self.config.model)), fault

@@ -14,6 +14,7 @@ import orjson
 
 _TOKEN = re.compile(r"\s*\S+")
 _CALL = re.compile(r"\[\[call:([A-Za-z0-9_-]{1,64})(:broken)?\]\]")
+_REWARD = re.compile(r"\[\[reward:(-?\d+(?:\.\d+)?)\]\]")
 _FORMATS = {"date-time": "1970-01-01T00:00:00Z", "date": "1970-01-01", "time": "00:00:00Z",
             "email": "user@example.com", "uri": "http://example.com/", "url": "http://example.com/",
             "uuid": "00000000-0000-0000-0000-000000000000", "hostname": "example.com", "ipv4": "127.0.0.1"}
@@ -242,3 +243,43 @@ def _resolve(root: Any, ref: str) -> Any:
     for part in filter(None, ref[1:].split("/")):
         node = node[part.replace("~1", "/").replace("~0", "~")]
     return node
+
+
+def pooling_source(req: dict[str, Any]) -> tuple[str, str]:
+    """``(all text, last text)`` of a ``/pooling`` or ``/classify`` request: its messages' contents
+    (or its ``input``) joined, and the last message (the response a reward model scores)."""
+    if req.get("messages") is not None:
+        messages = req["messages"]
+        if not isinstance(messages, list) or not messages:
+            raise ValueError("messages must be a non-empty list")
+        texts = [_content_text(m.get("content")) for m in messages]
+    else:
+        given = req.get("input")
+        texts = [given] if isinstance(given, str) else given
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            raise TypeError("input must be a string or a non-empty list of strings")
+    return "\n".join(texts), texts[-1]
+
+
+def fake_reward(text: str) -> float:
+    """The reward of ``text``: the value of a ``[[reward:X]]`` directive in it, else a tenth of its
+    number of whitespace words."""
+    m = _REWARD.search(text)
+    return float(m.group(1)) if m else len(text.split()) / 10
+
+
+def pooling_reply(req: dict[str, Any], endpoint: str, model: str) -> dict[str, Any]:
+    """The JSON body answering ``req`` on ``/pooling`` (one value: the reward of the last message) or
+    ``/classify`` (two classes, ``bad``/``good``, ``p(good) = sigmoid(reward)``)."""
+    joined, last = pooling_source(req)
+    reward = fake_reward(last)
+    if endpoint == "classify":
+        p = 1 / (1 + math.exp(-reward))
+        item: dict[str, Any] = {"index": 0, "label": "good" if p >= 0.5 else "bad", "probs": [1 - p, p],
+                                "num_classes": 2}
+    else:
+        item = {"index": 0, "object": "pooling", "data": [reward]}
+    words = len(joined.split())
+    return {"id": f"{endpoint}-{zlib.crc32(orjson.dumps(req, option=orjson.OPT_SORT_KEYS)):08x}", "object": "list",
+            "created": 0, "model": req.get("model") or model, "data": [item],
+            "usage": {"prompt_tokens": words, "total_tokens": words, "completion_tokens": 0}}

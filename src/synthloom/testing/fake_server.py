@@ -21,6 +21,10 @@ reason ``tool_calls``, arguments a minimal instance of the tool's parameters) fo
 not valid JSON) unless the last message is a ``tool`` result, or else when ``tool_choice`` names a
 function (``"required"``: the first tool). The faults above apply to these replies too.
 
+Reward models: ``POST /pooling`` and ``POST /classify`` (at the server root, as vLLM serves them)
+answer with the reward of the last message: a ``[[reward:X]]`` directive's X, else a tenth of its
+word count (``/classify``: classes ``bad``/``good`` with ``p(good) = sigmoid(reward)``).
+
 ``GET /_stats`` returns counters, ``POST /_stats/reset`` zeroes them (and the attempt counts),
 ``GET /_last_request`` returns the last API request's headers and body.
 """

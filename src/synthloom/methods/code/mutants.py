@@ -108,3 +108,101 @@ def mutants(code: str, *, limit: int | None = 20) -> list[Mutant]:
         seen.add(text)
         out.append(Mutant(text, desc))
     return out
+
+
+def _offset(code: bytes, line: int, col: int) -> int:
+    """The byte offset of (1-based ``line``, byte column ``col``) in ``code``."""
+    start = 0
+    for _ in range(line - 1):
+        start = code.index(b"\n", start) + 1
+    return start + col
+
+
+def _span(data: bytes, node: ast.AST, end_of: ast.AST | None = None) -> tuple[int, int]:
+    last = end_of or node
+    return _offset(data, node.lineno, node.col_offset), _offset(data, last.end_lineno, last.end_col_offset)
+
+
+def _token_edits(code: str, site: ast.AST, kind: str, i: int, tree_site: ast.AST) -> list[str]:
+    """The mutation as the smallest edit of the text: the operator symbol between two operands swapped, a
+    constant rewritten, ``not`` dropped (the operand's own text kept)."""
+    data = code.encode()
+    if kind == "const":
+        start, end = _span(data, site)
+        return [(data[:start] + repr(tree_site.value).encode() + data[end:]).decode()]
+    if kind == "not":
+        start, end = _span(data, site)
+        inner_start, inner_end = _span(data, site.operand)
+        return [(data[:start] + data[inner_start:inner_end] + data[end:]).decode()]
+    if kind == "compare":
+        operands = [site.left, *site.comparators]
+        gaps = [(operands[i], operands[i + 1], site.ops[i], tree_site.ops[i])]
+    elif kind == "boolop":
+        gaps = [(a, b, site.op, tree_site.op) for a, b in zip(site.values, site.values[1:])]
+    elif isinstance(site, ast.AugAssign):
+        gaps = [(site.target, site.value, site.op, tree_site.op)]
+    else:
+        gaps = [(site.left, site.right, site.op, tree_site.op)]
+    out = data
+    for left, right, old, new in reversed(gaps):  # from the end, so earlier offsets stay valid
+        start = _offset(out, left.end_lineno, left.end_col_offset)
+        end = _offset(out, right.lineno, right.col_offset)
+        gap = out[start:end].decode()
+        old_sym, new_sym = _SYMBOL[type(old)], _SYMBOL[type(new)]
+        if isinstance(site, ast.AugAssign):
+            old_sym, new_sym = old_sym + "=", new_sym + "="
+        if gap.count(old_sym) != 1 or "#" in gap:
+            return []
+        out = out[:start] + gap.replace(old_sym, new_sym).encode() + out[end:]
+    return [out.decode()]
+
+
+def _unparse_edits(code: str, site: ast.AST, replacement: str) -> list[str]:
+    data = code.encode()
+    start, end = _span(data, site)
+    return [(data[:start] + text.encode() + data[end:]).decode() for text in (replacement, f"({replacement})")]
+
+
+def local_mutants(code: str, *, limit: int | None = 20) -> list[Mutant]:
+    """The mutants of :func:`mutants`, each made as an edit of ``code``'s own text: only the operator, constant
+    or ``not`` that changes is rewritten, so comments, docstrings, quotes and layout stay as they were (what a bug
+    injected into a repository needs). Each mutant's text parses to the very tree :func:`mutants` builds; a site
+    whose edit cannot be made that way is skipped."""
+    try:
+        original = ast.parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return []
+    sites = _sites(original)
+    order = list(range(len(sites)))
+    if limit is not None and len(sites) > limit:
+        step = len(sites) / limit
+        order = sorted({int(k * step) for k in range(limit)})
+    out: list[Mutant] = []
+    seen = {code}
+    for index in order:
+        tree = copy.deepcopy(original)
+        node, i, kind = _sites(tree)[index]
+        where = sites[index][0]
+        desc = _apply(tree, index)
+        if desc == "not-removal":
+            replacement = ast.unparse(node.operand)
+            tree = _DropNot(node).visit(tree)
+            desc = f"line {getattr(node, 'lineno', '?')}: not x -> x"
+        else:
+            replacement = ast.unparse(node)
+        expected = ast.dump(tree)
+        try:
+            candidates = [*_token_edits(code, where, kind, i, node), *_unparse_edits(code, where, replacement)]
+        except (ValueError, UnicodeDecodeError):
+            continue
+        for edited in candidates:
+            try:
+                if ast.dump(ast.parse(edited)) != expected:
+                    continue
+            except (SyntaxError, ValueError, RecursionError):
+                continue
+            if edited not in seen:
+                seen.add(edited)
+                out.append(Mutant(edited, desc))
+            break
+    return out

@@ -1,21 +1,30 @@
-"""AgentInstruct-style flows (Mitra et al. 2024, "AgentInstruct: Toward Generative Teaching with
-Agentic Flows", arXiv:2407.03502 — the data behind Orca-3).
+"""AgentInstruct flows (Mitra et al. 2024, "AgentInstruct: Toward Generative Teaching with Agentic
+Flows", arXiv:2407.03502 — the data behind Orca-3).
 
-Raw documents are the seeds. Three flows, each a chain of agents:
+Raw documents are the seeds. The paper's taxonomy has 17 skills (``agent_instruct_skills.json``:
+reading comprehension, open-domain QA, text modification, web agent, brain teaser, analytical
+reasoning, multiple choice, data to text, Fermi, coding, text extraction, text classification,
+retrieval-augmented generation, tool use, creative content generation, few-shot reasoning,
+conversation); each skill is a flow of agents:
 
 1. **Content transformation** — an agent turns a document into an intermediate form that suits
-   the target skill: argument passage, debate, conversation, meeting transcript, poem, satirical
-   passage, instructional passage, long text, or the text unchanged (``identity``). Flows are
-   picked by name (``agent_instruct_flows``: one or more per document, deterministic).
+   the skill (``agent_instruct_flows.json``): argument passage, debate, conversation, meeting
+   transcript, poem, satirical passage, instructional passage, long text, a code snippet, a list
+   of APIs, a data table, a web page's HTML, a puzzle setting, a list of quantities, labelled
+   examples, or the text unchanged (``identity``). Two flows use a **search tool** over a bundled
+   corpus (:mod:`.agent_instruct_search`): the agent calls ``search_corpus`` and writes research
+   notes from the results (``search_notes``) or the results become the documents of a
+   retrieval task (``retrieved_documents``). :class:`AgentInstructSkills` picks skills and a flow
+   of each per document; :class:`AgentInstructFlows` picks flows alone (one fixed skill).
 2. **Seed instruction generation** — per skill, a taxonomy of question types (the paper lists 43
-   for reading comprehension; ``agent_instruct_skills.json`` bundles a smaller hand-written set for
-   reading comprehension, text modification and text extraction); an agent writes one instruction
-   per sampled question type about the transformed passage.
+   for reading comprehension; the bundled sets are smaller and hand-written); an agent writes one
+   instruction per sampled question type about the transformed passage.
 3. **Refinement** — a Suggester proposes ways to make an instruction harder and an Editor rewrites
-   it accordingly, for N rounds (:class:`AgentInstructRefine`); every round is kept in
-   ``refinements`` and in the lineage (``round`` on each model call).
+   it, for N rounds (:mod:`.agent_instruct_refine`).
 
-Answers are written by any LLM step (the built-in recipe uses ``type: llm``).
+Answers come from :class:`~.agent_instruct_answer.AgentInstructAnswer`, which gives the coding,
+analytical-reasoning and Fermi agents a Python interpreter in the sandbox and checks their answers
+with it (or any LLM step).
 """
 
 from __future__ import annotations
@@ -23,13 +32,16 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ...llm.types import Request, Response
-from ...pipeline.model_step import RowError, is_refusal, reply_text
-from ...pipeline.step import ExpandStep, LoopStep, Rejected
+from ...llm.tools import assistant_message, tool_message
+from ...llm.types import Response
+from ...pipeline.model_step import RowError, chat, is_refusal, reply_text
+from ...pipeline.step import ExpandStep, Rejected
+from ...records import adopt_rows
+from .agent_instruct_search import SEARCH_TOOL, SEARCH_TOOL_NAME, documents_passage, load_corpus, observation
 from .samplers import stable_int
 from .taxonomy_parsing import clean_item, parse_list, strip_label
 from .taxonomy_prompt_step import BundledPromptStep
@@ -40,8 +52,11 @@ CITATION = ("Mitra, A. et al. (2024). AgentInstruct: Toward Generative Teaching 
             "arXiv:2407.03502")
 FLOWS: dict[str, dict[str, str]] = json.loads((HERE / "agent_instruct_flows.json").read_text(encoding="utf-8"))
 SKILLS: dict[str, dict[str, Any]] = json.loads((HERE / "agent_instruct_skills.json").read_text(encoding="utf-8"))
-#: the flows a document may get by default: all but ``identity``
-DEFAULT_FLOWS = tuple(f for f in FLOWS if f != "identity")
+ALL_SKILLS = tuple(SKILLS)
+#: the flows a document may get by default: reading comprehension's (all text forms but ``identity``)
+DEFAULT_FLOWS = tuple(SKILLS["reading_comprehension"]["flows"])
+#: what a transformation may use of the text, unless its flow says otherwise (``rule``)
+GROUNDED = "Use only the information in the text below and keep its facts, names and numbers accurate."
 _PREAMBLE = re.compile(r"^\s*(?:sure|certainly|of course|okay|ok|here(?:'s| is| are))\b[^\n]*:\s*\n", re.IGNORECASE)
 _TYPED_ITEM = re.compile(r"^\s*\[([^\]]+)\]\s*[:\-–]?\s*(.*)$", re.DOTALL)
 
@@ -53,10 +68,28 @@ def _check_flows(flows: list[str]) -> list[str]:
     return list(flows)
 
 
+def load_skills(skills_file: str | None) -> dict[str, dict[str, Any]]:
+    """The skill taxonomy: the bundled one, or the JSON file ``skills_file`` (same shape)."""
+    if not skills_file:
+        return SKILLS
+    try:
+        skills = json.loads(Path(skills_file).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ValueError(f"cannot read skills_file {skills_file!r}: {e}") from None
+    except ValueError as e:
+        raise ValueError(f"skills_file {skills_file!r} is not JSON: {e}") from None
+    bad = [k for k, v in skills.items() if not (isinstance(v, dict) and isinstance(v.get("question_types"), dict)
+                                                 and v["question_types"])] if isinstance(skills, dict) else ["(top level)"]
+    if bad:
+        raise ValueError(f"skills_file {skills_file!r}: skill(s) {bad} need a description and a non-empty "
+                         "question_types object, as in agent_instruct_skills.json")
+    return skills
+
+
 class AgentInstructFlows(ExpandStep):
-    """Assigns transformation flows to each document: ``per_document`` of ``flows`` (default all
-    but ``identity``), a different deterministic choice per document, one output row each.
-    Writes ``flow``."""
+    """Assigns transformation flows to each document: ``per_document`` of ``flows`` (default
+    reading comprehension's: all text forms but ``identity``), a different deterministic choice per
+    document, one output row each. Writes ``flow``."""
 
     type_name = "agent_instruct_flows"
 
@@ -73,6 +106,44 @@ class AgentInstructFlows(ExpandStep):
         return [{**record, "flow": f} for f in order[: self.per_document]]
 
 
+class AgentInstructSkills(ExpandStep):
+    """Assigns skills to each document: ``per_document`` of ``skills`` (default all 17), each with
+    one of that skill's transformation flows, a deterministic choice per document; one output row
+    per skill. Writes ``skill`` and ``flow``. ``skills_file`` replaces the bundled taxonomy."""
+
+    type_name = "agent_instruct_skills"
+
+    def __init__(self, name: str, *, skills: Sequence[str] = ALL_SKILLS, per_document: int = 1,
+                 skills_file: str | None = None) -> None:
+        super().__init__(name, writes=["skill", "flow"], citations=[CITATION])
+        self.taxonomy = load_skills(skills_file)
+        unknown = [s for s in skills if s not in self.taxonomy]
+        if unknown or not skills:
+            raise ValueError(f"unknown skill(s) {unknown}; known: {', '.join(self.taxonomy)}")
+        self.skills = list(dict.fromkeys(skills))
+        for s in self.skills:
+            flows = self.taxonomy[s].get("flows") or ["identity"]
+            bad = [f for f in flows if f not in FLOWS]
+            if bad:
+                raise ValueError(f"skill {s!r} names unknown flow(s) {bad}; known: {', '.join(FLOWS)}")
+        if not 1 <= per_document <= len(self.skills):
+            raise ValueError(f"per_document must be between 1 and {len(self.skills)} (the number of skills)")
+        self.per_document = int(per_document)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "flows": {s: self.taxonomy[s].get("flows") for s in self.skills}}
+
+    def expand(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        order = list(self.skills)
+        random.Random(stable_int(record.get("id", ""), self.name)).shuffle(order)
+        out = []
+        for skill in order[: self.per_document]:
+            flows = self.taxonomy[skill].get("flows") or ["identity"]
+            flow = random.Random(stable_int(record.get("id", ""), self.name, skill)).choice(flows)
+            out.append({**record, "skill": skill, "flow": flow})
+        return out
+
+
 def strip_preamble(text: str) -> str:
     """The reply without a ``Sure! Here is the debate:`` opening line."""
     return _PREAMBLE.sub("", text.strip(), count=1).strip()
@@ -80,30 +151,47 @@ def strip_preamble(text: str) -> str:
 
 class AgentInstructTransform(BundledPromptStep):
     """Content transformation: rewrites ``document_column`` into the form named by the record's
-    ``flow`` (``identity`` copies it without a model call). Writes ``passage``. Refusals are
-    rejected."""
+    ``flow`` (``identity`` copies it without a model call). Writes ``passage`` and ``search``.
+    Refusals are rejected. The search flows offer the ``search_corpus`` tool (forced: the agent
+    must call it) over ``corpus`` (a JSONL of title/text passages; default the bundled one), run
+    the query in-process (BM25, ``search_k`` results) and record ``search`` (query, results); a
+    call without a query, or a query that finds nothing, is rejected."""
 
     type_name = "agent_instruct_transform"
     template_file = "agent_instruct_transform.jinja"
-    provided = frozenset({"flow_instructions", "flow_form", "document"})
-    writes_columns = frozenset({"passage"})
+    provided = frozenset({"flow_instructions", "flow_form", "flow_rule", "document"})
+    writes_columns = frozenset({"passage", "search"})
     citation = CITATION
 
-    def __init__(self, name: str, *, document_column: str = "text", **kwargs: Any) -> None:
+    def __init__(self, name: str, *, document_column: str = "text", title_column: str = "title",
+                 corpus: str | None = None, search_k: int = 3, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
+        if not 1 <= int(search_k) <= 20:
+            raise ValueError(f"search_k must be between 1 and 20 (results per search), not {search_k}")
         self.reads |= {document_column, "flow"}
-        self.document_column = document_column
+        self.document_column, self.title_column, self.corpus_path, self.search_k = document_column, title_column, corpus, int(search_k)
+        self.corpus = load_corpus(corpus)
+        self.search_template = self.load_template("agent_instruct_search.jinja").rstrip("\n")
 
-    def variables(self, record: dict[str, Any]) -> dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "corpus_digest": self.corpus.digest}  # an edited corpus recomputes
+
+    def flow_of(self, record: dict[str, Any]) -> dict[str, str]:
         flow = FLOWS.get(str(record.get("flow")))
         if flow is None:
             raise ValueError(f"record has flow {record.get('flow')!r}; known flows: {', '.join(FLOWS)}")
+        return flow
+
+    def variables(self, record: dict[str, Any]) -> dict[str, Any]:
+        flow = self.flow_of(record)
         return {"flow_instructions": flow["instructions"], "flow_form": flow["form"],
-                "document": str(record.get(self.document_column, ""))}
+                "flow_rule": flow.get("rule", GROUNDED), "document": str(record.get(self.document_column, ""))}
 
     async def process(self, record: dict[str, Any]) -> Any:
         if record.get("flow") == "identity":
-            return [{**record, "passage": str(record.get(self.document_column, ""))}]
+            return [{**record, "passage": str(record.get(self.document_column, "")), "search": None}]
+        if self.flow_of(record).get("tool") == "search":
+            return await self.search_agent(record)
         return await super().process(record)
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
@@ -113,7 +201,39 @@ class AgentInstructTransform(BundledPromptStep):
         passage = strip_preamble(text)
         if not passage:
             raise RowError("empty transformation", raw_text=response.text)
-        return {**record, "passage": passage}
+        return {**record, "passage": passage, "search": None}
+
+    async def search_agent(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
+        """A transformation that searches: the forced ``search_corpus`` call, the in-process search,
+        then (unless the flow's output is the documents themselves) the agent's write-up."""
+        flow, document = self.flow_of(record), str(record.get(self.document_column, ""))
+        writes = flow.get("output") != "documents"
+        prompt = self.render(self.search_template, {**self.variables(record), "writes": writes})
+        messages: list[dict[str, Any]] = chat(prompt)
+        response, first = await self.call(record, messages, tools=[SEARCH_TOOL], tool_choice="required",
+                                          salt="search", lineage={"tool": SEARCH_TOOL_NAME})
+        call = next((c for c in response.tool_calls if c.name == SEARCH_TOOL_NAME and c.ok), None)
+        query = str(call.arguments.get("query") or "").strip() if call else ""
+        if not query:
+            return Rejected(f"the search agent made no {SEARCH_TOOL_NAME} call with a query")
+        hits = self.corpus.search(query, self.search_k)
+        if not hits:
+            return Rejected(f"the search for {query[:80]!r} found nothing in the corpus")
+        search = {"query": query, "results": [h.brief() for h in hits]}
+        lineage = [first]
+        if not writes:
+            passage = documents_passage(str(record.get(self.title_column) or ""), document, hits)
+        else:
+            messages += [assistant_message([call]), tool_message(call.id, observation(hits))]
+            response, second = await self.call(record, messages, tools=[SEARCH_TOOL], tool_choice="none", salt="write")
+            lineage.append(second)
+            text = reply_text(response, "transformation")
+            if isinstance(text, Rejected):
+                return text
+            passage = strip_preamble(text)
+            if not passage:
+                raise RowError("empty transformation", raw_text=response.text)
+        return adopt_rows(record, {**record, "passage": passage, "search": search}, self.name, lineage)
 
 
 def parse_typed_instructions(text: str, types: list[str], *, truncated: bool = False) -> list[tuple[str, str]]:
@@ -137,146 +257,71 @@ def join_instruction(passage: str, question: str) -> str:
 
 
 class AgentInstructSeed(BundledPromptStep):
-    """Seed instruction generation for one ``skill``: samples ``types_per_passage`` question types
-    of the skill's taxonomy (deterministic per record) and writes one instruction per type; one
-    output row each with ``skill``, ``question_type``, ``question`` and ``instruction`` (passage +
-    question when ``include_passage``). ``skills_file`` replaces the bundled taxonomy."""
+    """Seed instruction generation for one ``skill`` (``null``: each record's ``skill`` column, as
+    ``agent_instruct_skills`` writes it): samples ``types_per_passage`` question types of the
+    skill's taxonomy (deterministic per record; fewer when the skill has fewer) and writes one
+    instruction per type; one output row each with ``skill``, ``question_type``, ``question`` and
+    ``instruction`` (passage + question when ``include_passage`` and the skill shows its passage;
+    the question alone for skills such as open-domain QA). ``skills_file`` replaces the bundled taxonomy."""
 
     type_name = "agent_instruct_seed"
     template_file = "agent_instruct_seed.jinja"
-    provided = frozenset({"skill_description", "question_types", "passage"})
+    provided = frozenset({"skill_description", "question_types", "passage", "standalone"})
     writes_columns = frozenset({"skill", "question_type", "question", "instruction"})
     citation = CITATION
 
-    def __init__(self, name: str, *, skill: str = "reading_comprehension", types_per_passage: int = 2,
+    def __init__(self, name: str, *, skill: str | None = "reading_comprehension", types_per_passage: int = 2,
                  passage_column: str = "passage", include_passage: bool = True, skills_file: str | None = None,
                  **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
         self.reads.add(passage_column)
-        skills = SKILLS
-        if skills_file:
-            try:
-                skills = json.loads(Path(skills_file).read_text(encoding="utf-8"))
-            except OSError as e:
-                raise ValueError(f"cannot read skills_file {skills_file!r}: {e}") from None
-        if skill not in skills:
-            raise ValueError(f"unknown skill {skill!r}; known: {', '.join(skills)}")
-        self.skill, self.taxonomy = skill, skills[skill]
-        self.types = list(self.taxonomy["question_types"])
-        if not 1 <= types_per_passage <= len(self.types):
-            raise ValueError(f"types_per_passage must be between 1 and {len(self.types)} for skill {skill!r}")
+        self.skills = load_skills(skills_file)
+        if skill is not None and skill not in self.skills:
+            raise ValueError(f"unknown skill {skill!r}; known: {', '.join(self.skills)}")
+        most = len(self.skills[skill]["question_types"]) if skill else max(len(s["question_types"]) for s in self.skills.values())
+        if not 1 <= types_per_passage <= most:
+            raise ValueError(f"types_per_passage must be between 1 and {most} for skill {skill or '(per record)'!r}")
+        if skill is None:
+            self.reads.add("skill")
+        self.skill = skill
         self.types_per_passage, self.passage_column, self.include_passage = int(types_per_passage), passage_column, include_passage
 
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "taxonomy": self.taxonomy}  # the skill as read (``skills_file``)
+    @property
+    def taxonomy(self) -> dict[str, Any]:
+        """The fixed skill's taxonomy (``skill`` given)."""
+        return self.skills[self.skill] if self.skill else {}
+
+    def describe(self) -> dict[str, Any]:  # the skills as read (``skills_file``)
+        return {**super().describe(), "taxonomy": self.taxonomy if self.skill else self.skills}
+
+    def skill_of(self, record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        name = self.skill or record.get("skill")
+        if name not in self.skills:
+            raise ValueError(f"record has skill {name!r}; known skills: {', '.join(self.skills)} "
+                             "(agent_instruct_skills writes the column)")
+        return str(name), self.skills[name]
+
+    def shows_passage(self, taxonomy: dict[str, Any]) -> bool:
+        return bool(self.include_passage and taxonomy.get("include_passage", True))
 
     def chosen_types(self, record: dict[str, Any]) -> list[str]:
+        types = list(self.skill_of(record)[1]["question_types"])
         rng = random.Random(stable_int(record.get("id", ""), self.name, "types"))
-        return sorted(rng.sample(self.types, self.types_per_passage), key=self.types.index)
+        return sorted(rng.sample(types, min(self.types_per_passage, len(types))), key=types.index)
 
     def variables(self, record: dict[str, Any]) -> dict[str, Any]:
-        qts = [{"name": t, "description": self.taxonomy["question_types"][t]} for t in self.chosen_types(record)]
-        return {"skill_description": self.taxonomy["description"], "question_types": qts,
-                "passage": str(record.get(self.passage_column, ""))}
+        taxonomy = self.skill_of(record)[1]
+        qts = [{"name": t, "description": taxonomy["question_types"][t]} for t in self.chosen_types(record)]
+        return {"skill_description": taxonomy.get("description", self.skill_of(record)[0]), "question_types": qts,
+                "passage": str(record.get(self.passage_column, "")), "standalone": not self.shows_passage(taxonomy)}
 
     def parse(self, record: dict[str, Any], response: Response) -> Any:
+        skill, taxonomy = self.skill_of(record)
         types = self.chosen_types(record)
         pairs = parse_typed_instructions(response.text, types, truncated=response.choices[0].finish_reason == "length")
         if not pairs:
             raise RowError("no instructions could be parsed from the reply", raw_text=response.text)
         passage = str(record.get(self.passage_column, ""))
-        return [{**record, "skill": self.skill, "question_type": t, "question": q,
-                 "instruction": join_instruction(passage, q) if self.include_passage else q} for t, q in pairs]
-
-
-class _RoundStep(BundledPromptStep):
-    """A refinement agent: knows which round it is in (from the ``refinements`` history) and marks
-    its lineage entry with it."""
-
-    provided = frozenset({"passage", "question", "n_suggestions"})
-    citation = CITATION
-
-    def __init__(self, name: str, *, question_column: str, passage_column: str | None, n_suggestions: int,
-                 **kwargs: Any) -> None:
-        super().__init__(name, **kwargs)
-        self.reads |= {question_column} | ({passage_column} if passage_column else set())
-        self.question_column, self.passage_column, self.n_suggestions = question_column, passage_column, n_suggestions
-
-    def variables(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {"passage": str(record.get(self.passage_column, "")) if self.passage_column else "",
-                "question": str(record.get(self.question_column, "")), "n_suggestions": self.n_suggestions}
-
-    async def call(self, record: dict[str, Any], messages: list[dict[str, str]] | str | Request,
-                   **kwargs: Any) -> tuple[Response, dict[str, Any]]:
-        """The model call, its lineage entry marked with the refinement round."""
-        round_no = len(record.get("refinements") or []) + 1
-        return await super().call(record, messages, lineage={"round": round_no}, **kwargs)
-
-
-class AgentInstructSuggester(_RoundStep):
-    """Proposes ``n_suggestions`` ways to make the instruction more challenging (``suggestions``)."""
-
-    template_file = "agent_instruct_suggester.jinja"
-    writes_columns = frozenset({"suggestions"})
-
-    def parse(self, record: dict[str, Any], response: Response) -> Any:
-        suggestions = parse_list(response.text, truncated=response.choices[0].finish_reason == "length",
-                                 max_items=self.n_suggestions, labels=("suggestion",))
-        suggestions = [s for s in suggestions if not is_refusal(s)]
-        if not suggestions:
-            raise RowError("the suggester gave no suggestions", raw_text=response.text)
-        return {**record, "suggestions": suggestions}
-
-
-class AgentInstructEditor(_RoundStep):
-    """Rewrites the instruction following the suggestions; appends the round to ``refinements``
-    and rebuilds ``instruction`` (passage + question)."""
-
-    template_file = "agent_instruct_editor.jinja"
-    provided = _RoundStep.provided | {"suggestions"}
-    writes_columns = frozenset({"refinements", "instruction"})
-
-    def __init__(self, name: str, *, include_passage: bool = True, **kwargs: Any) -> None:
-        super().__init__(name, **kwargs)
-        self.reads.add("suggestions")
-        self.include_passage = include_passage
-
-    def variables(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {**super().variables(record), "suggestions": list(record.get("suggestions") or [])}
-
-    def parse(self, record: dict[str, Any], response: Response) -> Any:
-        text = reply_text(response, "rewritten instruction")
-        if isinstance(text, Rejected):
-            return text
-        text = strip_preamble(text)
-        text = strip_label(clean_item(text), ("new instruction", "instruction", "rewritten instruction"))
-        if not text:
-            raise RowError("the editor returned no instruction", raw_text=response.text)
-        history = list(record.get("refinements") or [])
-        history.append({"round": len(history) + 1, "before": record[self.question_column],
-                        "suggestions": list(record.get("suggestions") or []), "after": text})
-        passage = str(record.get(self.passage_column, "")) if self.passage_column else ""
-        return {**record, self.question_column: text, "refinements": history,
-                "instruction": join_instruction(passage, text) if self.include_passage else text}
-
-
-class AgentInstructRefine(LoopStep):
-    """Suggester → Editor refinement, ``rounds`` times. Reads the question (and passage); writes the
-    refined ``question`` and ``instruction``, ``suggestions`` (the last round's), ``refinements``
-    (every round: before, suggestions, after) and ``refine_rounds``. Each model call's lineage
-    entry carries its ``round``. ``suggester_model`` / ``editor_model`` name the models."""
-
-    type_name = "agent_instruct_refine"
-
-    def __init__(self, name: str, *, rounds: int = 2, n_suggestions: int = 3, question_column: str = "question",
-                 passage_column: str | None = "passage", include_passage: bool = True,
-                 suggester_model: str = "default", editor_model: str = "default", temperature: float | None = 0.7,
-                 max_tokens: int | None = 512, inputs: Iterable[str] = ()) -> None:
-        common = {"question_column": question_column, "passage_column": passage_column, "n_suggestions": n_suggestions,
-                  "temperature": temperature, "max_tokens": max_tokens}
-        body = [AgentInstructSuggester(f"{name}.suggester", model=suggester_model, **common),
-                AgentInstructEditor(f"{name}.editor", model=editor_model, include_passage=include_passage, **common)]
-        super().__init__(name, body, max_rounds=rounds, round_column="refine_rounds", inputs=inputs)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "body": [s.describe() for s in self.body]}  # their bundled templates
+        shows = self.shows_passage(taxonomy)
+        return [{**record, "skill": skill, "question_type": t, "question": q,
+                 "instruction": join_instruction(passage, q) if shows else q} for t, q in pairs]

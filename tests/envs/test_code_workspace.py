@@ -1,0 +1,298 @@
+"""The code workspace: the bundled repositories pass their own suites in the sandbox, the runner's reports, bug
+validation (a breaking mutation kept, an equivalent one dropped, an LLM rewrite spliced in), and sessions: edits
+persist across steps, hostile actions become failed observations with the host untouched, and the final check keeps
+a right fix and rejects one that leaves a test failing or breaks a passing one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from synthloom.envs.agent_env import AgentEnvironment, AgentSession, open_environment
+from synthloom.envs.code_workspace import CodeWorkspaceEnvironment, SuiteRun, bundled_repos, load_repo, run_suite, task_problem
+from synthloom.envs.code_workspace.bugs import (
+    BugCandidate,
+    function_sites,
+    judge_bug,
+    mutation_candidates,
+    rewrite_candidate,
+    splice_function,
+    validate_bug,
+)
+from synthloom.llm.tools import ToolCall
+from synthloom.methods.code.mutants import local_mutants, mutants
+
+pytestmark = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="bubblewrap is not installed")
+
+PLUS = "    if op == \"+\":\n        return left + right\n"
+BUGGY_PLUS = "    if op == \"+\":\n        return left - right\n"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def run_all(*coros):
+    async def gather():
+        return await asyncio.gather(*coros)
+    return asyncio.run(gather())
+
+
+def call(name: str, **arguments) -> ToolCall:
+    return ToolCall(f"call_{uuid.uuid4().hex[:8]}", name, arguments, json.dumps(arguments))
+
+
+def minicalc_task() -> dict:
+    """minicalc with ``+`` evaluated as ``-``: the tests that add fail, the others pass."""
+    repo = load_repo("minicalc")
+    files = {**repo.files, "minicalc/evaluator.py": repo.files["minicalc/evaluator.py"].replace(PLUS, BUGGY_PLUS)}
+    assert files != repo.files
+    return {"statement": "1 + 2 gives -1", "repo": "minicalc", "files": files,
+            "fail_tests": ["tests/test_evaluator.py::test_arithmetic", "tests/test_evaluator.py::test_variables_and_functions"],
+            "pass_tests": ["tests/test_evaluator.py::test_errors", "tests/test_evaluator.py::test_division",
+                           "tests/test_parser.py::test_precedence"]}
+
+
+async def session_for(executor, task=None):
+    return await CodeWorkspaceEnvironment().open(task or minicalc_task(), executor)
+
+
+# -- the bundled repositories ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", bundled_repos())
+def test_each_bundled_repository_passes_its_suite_clean_in_the_sandbox(name, executor):
+    repo = load_repo(name)
+    package_lines = sum(len(repo.files[p].splitlines()) for p in repo.source_files)
+    modules = [p for p in repo.source_files if not p.endswith("__init__.py")]
+    assert 80 <= package_lines <= 250 and 2 <= len(modules) <= 4, (package_lines, modules)
+    suite = run(run_suite(executor, repo.files))
+    assert 8 <= len(suite.outcomes) <= 20
+    assert suite.not_passed == [], suite.messages
+    assert suite.summary == f"{len(suite.outcomes)} passed"
+
+
+def test_five_repositories_are_bundled():
+    assert set(bundled_repos()) >= {"inifile", "textstats", "dateranges", "minicalc", "ledger"}
+    with pytest.raises(ValueError, match="unknown repository 'nope'"):
+        load_repo("nope")
+
+
+def test_the_runner_reports_each_outcome_and_explains_failed_asserts(executor):
+    files = {"pkg/__init__.py": "def double(x):\n    return x * 3\n",
+             "tests/test_a.py": ("from pkg import double\n\n\ndef test_ok():\n    assert double(0) == 0\n\n\n"
+                                 "def test_compare():\n    value = double(2)\n    assert value == 4\n\n\n"
+                                 "def test_error():\n    {}['missing']\n\n\n"
+                                 "def test_hangs():\n    while True:\n        pass\n\n\n"
+                                 "def test_prints():\n    print('some output')\n    assert False, 'said why'\n"),
+             "tests/test_b.py": "import pkg.absent\n\n\ndef test_cannot_import():\n    pass\n"}
+    suite = run(run_suite(executor, files, test_timeout=0.5))
+    assert suite.outcomes == {"tests/test_a.py::test_ok": "passed", "tests/test_a.py::test_compare": "failed",
+                              "tests/test_a.py::test_error": "error", "tests/test_a.py::test_hangs": "timeout",
+                              "tests/test_a.py::test_prints": "failed", "tests/test_b.py::test_cannot_import": "error"}
+    assert "assert value == 4\n  left:  6\n  right: 4" in suite.messages["tests/test_a.py::test_compare"]
+    assert "at pkg/__init__.py:2 in double" not in suite.messages["tests/test_a.py::test_compare"]  # the assert is in the test
+    assert suite.messages["tests/test_a.py::test_error"].startswith("KeyError: 'missing'")
+    assert "AssertionError: said why" in suite.messages["tests/test_a.py::test_prints"]
+    assert "output: some output" in suite.messages["tests/test_a.py::test_prints"]
+    assert "ModuleNotFoundError" in suite.messages["tests/test_b.py::test_cannot_import"]
+    selected = run(run_suite(executor, files, selection="test_ok tests/test_a.py::test_error"))
+    assert list(selected.outcomes) == ["tests/test_a.py::test_ok", "tests/test_a.py::test_error"]
+
+
+# -- bugs -----------------------------------------------------------------------------------------------------------
+
+def test_local_mutants_change_only_the_operator_and_match_the_ast_mutants():
+    source = load_repo("ledger").files["ledger/money.py"]
+    local = local_mutants(source, limit=None)
+    assert len(local) == len(mutants(source, limit=None))
+    for m in local:
+        changed = [(a, b) for a, b in zip(source.splitlines(), m.code.splitlines()) if a != b]
+        assert len(source.splitlines()) == len(m.code.splitlines()) and len(changed) == 1, m.description
+        assert m.description.startswith(f"line {source.splitlines().index(changed[0][0]) + 1}:")
+
+
+def test_a_mutation_that_breaks_a_test_is_kept_and_an_equivalent_one_is_dropped(executor):
+    repo = load_repo("ledger")
+    clean = run(run_suite(executor, repo.files))
+    by_description = {(c.file, c.description): c for c in mutation_candidates(repo, rng=random.Random(0))}
+    breaking = by_description[("ledger/money.py", "line 26: + -> -")]
+    equivalent = by_description[("ledger/money.py", "line 10: > -> >=")]  # no test formats a 3-digit amount
+    kept, dropped = run_all(validate_bug(executor, clean, breaking), validate_bug(executor, clean, equivalent))
+    assert kept.kept and kept.fail_tests == ["tests/test_money.py::test_parse_amount"]
+    assert "tests/test_money.py::test_format_cents" in kept.pass_tests and len(kept.pass_tests) == len(clean.outcomes) - 1
+    assert "left:  " in kept.messages["tests/test_money.py::test_parse_amount"]
+    assert not dropped.kept and dropped.reason.startswith("equivalent")
+
+
+def test_a_bug_that_makes_a_test_hang_is_dropped():
+    clean = SuiteRun({"t::a": "passed", "t::b": "passed"})
+    hung = judge_bug(clean, SuiteRun({"t::a": "timeout", "t::b": "not_run"}))
+    assert not hung.kept and hung.reason == "a test hangs on it (t::a)"
+    assert judge_bug(clean, SuiteRun({"t::a": "passed", "t::b": "error"}, {"t::b": "boom"})).fail_tests == ["t::b"]
+
+
+def test_an_llm_rewrite_is_spliced_in_place_and_bad_rewrites_are_refused(executor):
+    repo = load_repo("ledger")
+    site = next(s for s in function_sites(repo) if s.qualname == "Inventory.ship")
+    assert site.indent == "    " and site.source.lstrip().startswith("def ship(")
+    buggy = site.source.replace("if quantity > item.quantity:", "if quantity > item.quantity + 1:")
+    candidate = rewrite_candidate(repo, site, f"Here it is:\n```python\n{textwrap.dedent(buggy)}```",
+                                  "ships one unit too many")
+    assert isinstance(candidate, BugCandidate) and candidate.function == "Inventory.ship"
+    assert candidate.files["ledger/inventory.py"] == repo.files["ledger/inventory.py"].replace(
+        "if quantity > item.quantity:", "if quantity > item.quantity + 1:")
+    clean = run(run_suite(executor, repo.files))
+    check = run(validate_bug(executor, clean, candidate))
+    assert check.kept and check.fail_tests == ["tests/test_inventory.py::test_ship_and_overship"]
+    source = repo.files["ledger/inventory.py"]
+    assert splice_function(source, site, "def ship(self, sku, quantity)\n    pass")[1].startswith("the rewrite does not parse")
+    assert splice_function(source, site, "def other(self):\n    pass\n")[1] == "the rewrite must define the function 'ship' once"
+    assert splice_function(source, site, site.source)[1] == "the rewrite changes nothing (same code as the original)"
+
+
+# -- sessions -------------------------------------------------------------------------------------------------------
+
+def test_the_environment_is_registered_and_checks_its_tasks(executor):
+    env = open_environment("code_workspace", test_timeout=1.0)
+    assert isinstance(env, AgentEnvironment) and env.name == "code_workspace"
+    session = run(env.open(minicalc_task(), executor))
+    assert isinstance(session, AgentSession) and "'minicalc'" in session.instructions
+    assert [t.name for t in session.tools] == ["list_files", "view_file", "search", "replace_in_file", "run_tests"]
+    assert task_problem({"files": {"a.py": ""}, "fail_tests": ["x"]}) == "the task's files have no tests/ folder"
+    with pytest.raises(ValueError, match="^code_workspace: the task's 'fail_tests' is empty"):
+        run(env.open({**minicalc_task(), "fail_tests": []}, executor))
+
+
+def test_edits_persist_across_steps_and_tests_see_them(executor):
+    session = run(session_for(executor))
+    first = run(session.act([call("run_tests", selection="tests/test_evaluator.py"),
+                             call("replace_in_file", path="minicalc/evaluator.py", old="return left - right\n    if op == \"-\"",
+                                  new="return left + right\n    if op == \"-\"")]))
+    assert [r.status for r in first] == ["ok", "ok"]
+    assert session.observation(first[0]).startswith("3 passed, 2 failed\nFAILED tests/test_evaluator.py::test_arithmetic")
+    assert "29|         return left + right" in session.observation(first[1])
+    second = run(session.act([call("view_file", path="minicalc/evaluator.py", start=28, end=29),
+                              call("run_tests", selection="tests/test_evaluator.py"), call("list_files")]))
+    assert session.observation(second[0]).endswith("28|     if op == \"+\":\n29|         return left + right\n[lines 30-57 not shown]")
+    assert session.observation(second[1]).startswith("5 passed\npassed: tests/test_evaluator.py::test_arithmetic")
+    assert "minicalc/evaluator.py (57 lines)" in second[2].value and not any(".synthloom" in f for f in second[2].value)
+    assert session.files["minicalc/evaluator.py"] == load_repo("minicalc").files["minicalc/evaluator.py"]
+
+
+def test_bad_calls_and_paths_outside_the_workspace_are_failed_observations(executor):
+    session = run(session_for(executor))
+    before = dict(session.files)
+    results = run(session.act([call("view_file", path="../../etc/passwd"), call("view_file", path="/etc/passwd"),
+                               call("replace_in_file", path=".synthloom/runner.py", old="a", new="b"),
+                               call("replace_in_file", path="minicalc/lexer.py", old="index", new="i"),
+                               call("view_file", nope=1), call("delete_everything")]))
+    texts = [session.observation(r) for r in results]
+    assert all(r.status == "error" for r in results)
+    assert texts[0] == "Error: ValueError: path '../../etc/passwd' is outside the repository: give a path relative to its root, without '..'"
+    assert "outside the repository" in texts[1] and "outside the repository" in texts[2]
+    assert texts[3].startswith("Error: ValueError: old occurs 19 times in minicalc/lexer.py; it must occur exactly once")
+    assert "unknown argument 'nope'" in texts[4] and "delete_everything" in texts[5]
+    assert session.files == before
+
+
+@pytest.fixture(scope="module")
+def quick():
+    """An executor with short runs (3 s of test time a step), for the actions that run into limits."""
+    from synthloom.tools.executor import ToolExecutor
+
+    with ToolExecutor(workers=1, timeout=4.0) as ex:
+        yield ex
+
+
+def hostile(executor, body: str):
+    """A session whose agent rewrites ``evaluate`` to run ``body`` and then runs the evaluator's tests (1 s a test)."""
+    session = run(CodeWorkspaceEnvironment(test_timeout=1.0).open(minicalc_task(), executor))
+    old = session.files["minicalc/evaluator.py"].split("def evaluate(text, variables=None):\n", 1)[1]
+    results = run(session.act([call("replace_in_file", path="minicalc/evaluator.py", old=old, new=body),
+                               call("run_tests", selection="tests/test_evaluator.py")]))
+    return session, results
+
+
+def test_writing_outside_and_the_network_fail_inside_the_jail_and_the_host_is_untouched(executor, tmp_path):
+    marker, in_tmp = tmp_path / f"escape_{uuid.uuid4().hex}", Path("/tmp") / f"synthloom_escape_{uuid.uuid4().hex}"
+    home = Path.home() / f".synthloom_escape_{uuid.uuid4().hex}"
+    body = (f"    import socket\n    for path in ({str(marker)!r}, {str(in_tmp)!r}, {str(home)!r}, '/etc/synthloom_escape'):\n"
+            "        try:\n            open(path, 'w').write('x')\n        except OSError:\n            pass\n"
+            "    socket.create_connection(('1.1.1.1', 80), timeout=1)\n")
+    session, results = hostile(executor, body)
+    assert [r.status for r in results] == ["ok", "ok"]
+    report = session.observation(results[1])
+    assert report.startswith("5 error") and "OSError: [Errno 101] Network is unreachable" in report
+    assert not marker.exists() and not in_tmp.exists() and not home.exists() and not Path("/etc/synthloom_escape").exists()
+    assert "socket.create_connection" in session.files["minicalc/evaluator.py"]  # the edit itself persisted
+
+
+def test_an_endless_loop_in_a_test_times_out_and_the_session_goes_on(quick):
+    session, results = hostile(quick, "    while True:\n        pass\n")
+    outcomes = [e["outcome"] for e in results[1].value["results"]]
+    assert results[1].ok and outcomes[0] == "timeout" and set(outcomes[1:]) <= {"timeout", "not_run"}
+    assert "the test ran longer than 1 s" in session.observation(results[1])
+    after = run(session.act([call("search", pattern="while True")]))
+    assert session.observation(after[0]) == "minicalc/evaluator.py:56: while True:"
+
+
+def test_a_fork_bomb_in_a_test_is_an_error_and_the_next_step_works(quick):
+    session, results = hostile(quick, "    import os\n    while True:\n        os.fork()\n")
+    assert results[1].ok and "BlockingIOError" in session.observation(results[1])
+    after = run(session.act([call("view_file", path="minicalc/evaluator.py", start=56, end=58)]))
+    assert after[0].ok and "os.fork()" in after[0].value
+
+
+def test_a_workspace_that_cannot_be_read_back_undoes_the_steps_edits(executor):
+    session = run(session_for(executor))
+    before = dict(session.files)
+    grow = "open('README.md', 'a').write('x' * 60000)\n\n\ndef test_grow():\n    pass\n"
+    results = run(session.act([call("replace_in_file", path="tests/test_parser.py", old="from minicalc import ParseError, parse\n",
+                                    new=f"from minicalc import ParseError, parse\n{grow}"),
+                               call("run_tests", selection="test_grow")]))
+    assert results[0].status == "error" and "could not be read back after this step" in results[0].error
+    assert results[0].error.endswith("its edits were undone") and session.files == before and session.lost_steps == 1
+
+
+def test_the_check_keeps_a_right_fix(executor):
+    session = run(session_for(executor))
+    run(session.act([call("replace_in_file", path="minicalc/evaluator.py", old=BUGGY_PLUS, new=PLUS)]))
+    verdict = run(session.check())
+    assert verdict.passed and verdict.reason == "passed"
+    assert verdict.details["still_failing"] == [] and verdict.details["broken"] == []
+    assert "-        return left - right\n+        return left + right" in verdict.details["patch"]
+
+
+def test_the_check_rejects_tests_still_failing_even_when_the_agent_edited_the_tests(executor):
+    session = run(session_for(executor))
+    run(session.act([call("replace_in_file", path="tests/test_evaluator.py", old='assert evaluate("1 + 2 * 3") == 7',
+                          new='assert evaluate("1 + 2 * 3") == -5')]))
+    verdict = run(session.check())
+    assert not verdict.passed
+    assert verdict.reason == ("tests still failing: tests/test_evaluator.py::test_arithmetic, "
+                              "tests/test_evaluator.py::test_variables_and_functions")
+    assert verdict.details["tests_restored"] == ["tests/test_evaluator.py"] and verdict.details["patch"] == ""
+
+
+def test_the_check_rejects_a_fix_that_breaks_a_passing_test(executor):
+    session = run(session_for(executor))
+    run(session.act([call("replace_in_file", path="minicalc/evaluator.py", old=BUGGY_PLUS, new=PLUS),
+                     call("replace_in_file", path="minicalc/evaluator.py", old="args[0] < 0", new="args[0] < -1")]))
+    verdict = run(session.check())
+    assert not verdict.passed and verdict.reason == "passing tests broken: tests/test_evaluator.py::test_errors"
+    assert verdict.details["tests"]["tests/test_evaluator.py::test_errors"] == "error"
+    assert "ValueError: math domain error" in verdict.details["messages"]["tests/test_evaluator.py::test_errors"]
+
+
+def test_observations_are_bounded(executor):
+    env = CodeWorkspaceEnvironment(observation_limit=300)
+    session = run(env.open(minicalc_task(), executor))
+    result = run(session.act([call("view_file", path="minicalc/parser.py")]))[0]
+    text = session.observation(result)
+    assert len(result.value) > 300 and len(text) == 300 and text.endswith("more characters cut]")
