@@ -7,8 +7,9 @@ measured in the same run:
   simple pipeline that "executes" calls out of process does; an address-space rlimit only, NOT isolated),
 * the same calls made in this process (the ceiling: no isolation at all).
 
-Two workloads through the executor: one call per sandbox run (the worst case), and APIGen's row mix
-(one run per generated row, its 1-4 calls together: simple, multiple, parallel, parallel-multiple).
+Two workloads (one call per run, and APIGen's row mix: one run per generated row, its 1-4 calls together), each
+through ``ToolExecutor.arun`` as a step makes them (64 runs awaiting), with one jail row per run (``pack=1``: what
+a stateful or user tool gets) and with the catalogue's stateless runs packed up to ``--pack`` per row (the default).
 
     .venv/bin/python benchmarks/bench_tools.py [--calls 1200] [--workers 4] [--repeats 3]
 
@@ -19,6 +20,7 @@ benchmarks/results/bench_tools.json.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import json
 import os
@@ -96,7 +98,9 @@ def subprocess_per_call(calls: list[tuple[str, dict]], threads: int) -> float:
     return len(calls) / (time.perf_counter() - t)
 
 
-def through_executor(ex: ToolExecutor, calls: list[tuple[str, dict]], sizes: list[int], threads: int) -> tuple[float, int]:
+def through_executor(ex: ToolExecutor, calls: list[tuple[str, dict]], sizes: list[int], in_flight: int) -> tuple[float, int]:
+    """Calls grouped into runs (``sizes`` calls per run, cycling) made through ``ToolExecutor.arun`` with
+    ``in_flight`` runs awaiting at once, as a pipeline step makes them; calls/s and the number of runs."""
     cat = load_catalogue()
     runs, i = [], 0
     while i < len(calls):
@@ -104,17 +108,22 @@ def through_executor(ex: ToolExecutor, calls: list[tuple[str, dict]], sizes: lis
         runs.append(calls[i: i + size])
         i += size
 
-    def one(run: list[tuple[str, dict]]) -> int:
-        tools = [cat.get(name) for name, _ in run]
-        results = ex.run(tools, [Invocation(f"c{j}", name, args) for j, (name, args) in enumerate(run)])
-        bad = [r for r in results if not r.ok]
-        if bad:
-            raise RuntimeError(f"a benchmark call failed after {ex.runs} runs: {bad[0]} in run {[n for n, _ in run]}")
-        return len(results)
+    async def go() -> int:
+        gate = asyncio.Semaphore(in_flight)
+
+        async def one(run: list[tuple[str, dict]]) -> int:
+            async with gate:
+                tools = [cat.get(name) for name, _ in run]
+                results = await ex.arun(tools, [Invocation(f"c{j}", name, args) for j, (name, args) in enumerate(run)])
+            bad = [r for r in results if not r.ok]
+            if bad:
+                raise RuntimeError(f"a benchmark call failed after {ex.runs} runs: {bad[0]} in run {[n for n, _ in run]}")
+            return len(results)
+
+        return sum(await asyncio.gather(*(one(r) for r in runs)))
 
     t = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        done = sum(pool.map(one, runs))
+    done = asyncio.run(go())
     return done / (time.perf_counter() - t), len(runs)
 
 
@@ -122,6 +131,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=1200)
     ap.add_argument("--workers", type=int, default=4, help="warm sandbox workers")
+    ap.add_argument("--pack", type=int, default=16, help="stateless runs packed into one jail row")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--subprocess-calls", type=int, default=300, help="calls for the subprocess reference (slow)")
     args = ap.parse_args()
@@ -132,20 +142,27 @@ def main() -> None:
             raise SystemExit(f"benchmark workload out of date: {problem}")
     calls = workload(args.calls)
     rows = []
-    with ToolExecutor(timeout=10.0, workers=args.workers) as ex:
-        through_executor(ex, calls[:100], [1], 2 * args.workers)  # warm the workers
+    with ToolExecutor(timeout=10.0, workers=args.workers, pack=1) as alone, \
+            ToolExecutor(timeout=10.0, workers=args.workers, pack=args.pack) as packed:
+        through_executor(alone, calls[:100], [1], 64)  # warm the workers
+        through_executor(packed, calls[:100], [1], 64)
         for r in range(args.repeats):
-            single, _ = through_executor(ex, calls, [1], 2 * args.workers)
-            mixed, n_runs = through_executor(ex, calls, ROW_SIZES, 2 * args.workers)
+            single, _ = through_executor(alone, calls, [1], 64)
+            mixed, n_runs = through_executor(alone, calls, ROW_SIZES, 64)
+            packed_single, _ = through_executor(packed, calls, [1], 64)
+            packed_mixed, _ = through_executor(packed, calls, ROW_SIZES, 64)
             sub = subprocess_per_call(workload(args.subprocess_calls), args.workers)
             local = in_process(calls)
-            row = {"repeat": r + 1, "executor_one_call_per_run": single, "executor_apigen_row_mix": mixed,
-                   "apigen_rows_per_s": mixed * n_runs / len(calls), "subprocess_per_call": sub, "in_process": local,
-                   "ratio_one_call_vs_subprocess": single / sub, "ratio_row_mix_vs_subprocess": mixed / sub}
+            row = {"repeat": r + 1, "row_per_run_one_call": single, "row_per_run_apigen_mix": mixed,
+                   "packed_one_call": packed_single, "packed_apigen_mix": packed_mixed,
+                   "apigen_rows_per_s_packed": packed_mixed * n_runs / len(calls), "subprocess_per_call": sub,
+                   "in_process": local, "ratio_packed_mix_vs_subprocess": packed_mixed / sub,
+                   "ratio_row_per_run_one_call_vs_subprocess": single / sub}
             rows.append(row)
-            print(f"repeat {r + 1}: executor {single:.1f} calls/s (1 call/run), {mixed:.1f} calls/s (APIGen row mix, "
-                  f"{row['apigen_rows_per_s']:.1f} rows/s); subprocess per call {sub:.1f}/s; in process {local:.0f}/s; "
-                  f"ratios {row['ratio_one_call_vs_subprocess']:.1f}x / {row['ratio_row_mix_vs_subprocess']:.1f}x", flush=True)
+            print(f"repeat {r + 1}: one row per run: {single:.1f} calls/s (1 call), {mixed:.1f} (APIGen mix); "
+                  f"packed stateless runs: {packed_single:.1f} calls/s (1 call), {packed_mixed:.1f} (APIGen mix, "
+                  f"{row['apigen_rows_per_s_packed']:.1f} rows/s); subprocess per call {sub:.1f}/s; in process {local:.0f}/s",
+                  flush=True)
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "repeat"}
     print("median: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))
     out = Path(__file__).resolve().parent / "results" / "bench_tools.json"

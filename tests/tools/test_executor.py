@@ -277,3 +277,47 @@ def test_the_work_dir_holds_only_what_the_tools_and_files_put_there(executor):
     module = Module("ls", "import os\n\n\ndef listing() -> list:\n    return sorted(os.listdir('.'))\n")
     assert executor.run([module], [call("listing")])[0].value == []
     assert executor.run([module], [call("listing")], files={"a.txt": "x"})[0].value == ["a.txt"]
+
+
+PURE = Module("pure", "def double(x: float) -> float:\n    return 2 * x\n\n\ndef fail(x: int) -> int:\n    raise ValueError('no %d' % x)\n\n\n"
+              "def spin() -> int:\n    while True:\n        pass\n")
+STATELESS = SimpleNamespace(name="pure", source=PURE.source, data_dir=None, stateless=True)
+
+
+def test_stateless_runs_are_packed_into_one_row_with_the_same_results():
+    tools = [SimpleNamespace(name=n, entry=n, module=STATELESS) for n in ("double", "fail", "spin")]
+
+    async def main(ex):
+        return await asyncio.gather(*(ex.arun(tools[:2], [call("double", f"d{i}", x=i), call("fail", f"f{i}", x=i)])
+                                      for i in range(10)))
+
+    with ToolExecutor(timeout=2.0, workers=2, pack=4) as ex:
+        packed = asyncio.run(main(ex))
+        assert ex.packed_runs >= 2 and ex.runs < 10
+    with ToolExecutor(timeout=2.0, workers=2, pack=1) as ex:
+        alone = asyncio.run(main(ex))
+        assert ex.packed_runs == 0 and ex.runs == 10
+    assert packed == alone
+    assert [r[0].value for r in packed] == [2 * i for i in range(10)] and all(r[1].status == "error" for r in packed)
+
+
+def test_a_packed_row_ended_by_one_run_is_rerun_run_by_run():
+    tools = [SimpleNamespace(name=n, entry=n, module=STATELESS) for n in ("double", "spin")]
+
+    async def main(ex):
+        return await asyncio.gather(ex.arun(tools, [call("double", "a", x=1)]), ex.arun(tools, [call("spin", "b")]),
+                                    ex.arun(tools, [call("double", "c", x=3)]))
+
+    with ToolExecutor(timeout=1.0, workers=2, pack=8) as ex:
+        first, looping, third = asyncio.run(main(ex))
+    assert first[0].value == 2 and third[0].value == 6 and looping[0].status == "timeout"
+
+
+def test_runs_with_files_or_stateful_tools_are_never_packed(executor):
+    tools = [SimpleNamespace(name="read", entry="read", module=TOOLS)]
+
+    async def main():
+        return await asyncio.gather(*(executor.arun(tools, [call("read", name="x")], files={"x": str(i)}) for i in range(4)))
+
+    before = executor.packed_runs
+    assert [r[0].value for r in asyncio.run(main())] == ["0", "1", "2", "3"] and executor.packed_runs == before

@@ -5,11 +5,10 @@ Tool code never runs in the host process: declarations parse source text, and th
 """
 
 from synthloom.tools.catalogue_loader import ToolCatalogue, UnknownTool, load_catalogue, load_tools
+from synthloom.tools.executor import CALL_STATUSES, CallResult, Invocation, ToolExecutor
 from synthloom.tools.openapi import tools_from_openapi
 from synthloom.tools.spec import Tool, ToolModule, tool_from_function, tool_from_schema, tools_from_module_source
 from synthloom.tools.validate import call_problem
-
-from synthloom.tools.executor import CALL_STATUSES, CallResult, Invocation, ToolExecutor
 
 __all__ = [
     "CALL_STATUSES",

@@ -23,7 +23,15 @@ from typing import Any
 import yaml
 
 from synthloom.tools.openapi import tools_from_openapi
-from synthloom.tools.spec import Tool, ToolModule, module_category, safe_module_name, tool_from_schema, tools_from_module_source
+from synthloom.tools.spec import (
+    Tool,
+    ToolModule,
+    module_category,
+    module_flag,
+    safe_module_name,
+    tool_from_schema,
+    tools_from_module_source,
+)
 
 CATALOGUE_PACKAGE = "synthloom.tools.catalogue"
 
@@ -123,8 +131,9 @@ def load_catalogue(package: str = CATALOGUE_PACKAGE) -> ToolCatalogue:
     """The tool catalogue of ``package`` (default: the bundled one), read once per process.
 
     Each non-private ``.py`` module of the package is one category: its ``CATEGORY`` string names it and each public
-    function is a tool. The modules are read as text, never imported; the package's ``data/`` folder (when it exists)
-    is every module's ``data_dir``.
+    function is a tool; ``STATELESS = True`` marks a module whose calls share nothing (no files, no state), which
+    lets the executor run several rows' calls in one jail. The modules are read as text, never imported; the
+    package's ``data/`` folder (when it exists) is every module's ``data_dir``.
     """
     root = importlib.resources.files(package)
     data = root / "data"
@@ -138,7 +147,8 @@ def load_catalogue(package: str = CATALOGUE_PACKAGE) -> ToolCatalogue:
         category = module_category(source, entry.name)
         if category is None:
             raise ValueError(f"{package}/{entry.name}: add CATEGORY = \"<category name>\" at module level")
-        tools.extend(tools_from_module_source(name, source, category=category, data_dir=data_dir))
+        tools.extend(tools_from_module_source(name, source, category=category, data_dir=data_dir,
+                                              stateless=module_flag(source, entry.name, "STATELESS")))
     try:
         return ToolCatalogue(tools)
     except ValueError as exc:

@@ -36,6 +36,9 @@ class ToolModule:
     name: str
     source: str
     data_dir: str | None = None
+    #: the module keeps no state between calls and touches no files, so the executor may run calls of several
+    #: rows in one jail (only trusted bundled modules say so, with a module-level ``STATELESS = True``)
+    stateless: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or keyword.iskeyword(self.name):
@@ -110,13 +113,14 @@ def tool_from_function(fn: Any, *, category: str, module: ToolModule | None = No
     return _build(where, fn.__name__, inspect.getdoc(fn), params, category=category, module=module)
 
 
-def tools_from_module_source(name: str, source: str, *, category: str, data_dir: str | None = None) -> list[Tool]:
+def tools_from_module_source(name: str, source: str, *, category: str, data_dir: str | None = None,
+                             stateless: bool = False) -> list[Tool]:
     """One tool per public top-level function of ``source`` (restricted to ``__all__`` when it lists names).
 
     The source is parsed, never imported: annotations are read from the syntax tree (only the supported hint names
     are accepted) and defaults with :func:`ast.literal_eval`, so this is safe on a user's or a model's module.
     """
-    module = ToolModule(name, source, data_dir)
+    module = ToolModule(name, source, data_dir, stateless)
     tree = parse_source(source, f"{name}.py")
     exported = _all_names(tree)
     aliases = module_aliases(tree)
@@ -144,6 +148,14 @@ def module_category(source: str, filename: str) -> str | None:
                 return node.value.value
             raise ValueError(f"{filename}: CATEGORY must be a plain string, e.g. CATEGORY = \"arithmetic\"")
     return None
+
+
+def module_flag(source: str, filename: str, flag: str) -> bool:
+    """Whether ``source`` sets the module-level ``FLAG = True`` (e.g. the catalogue's ``STATELESS``)."""
+    for node in parse_source(source, filename).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == flag for t in node.targets):
+            return isinstance(node.value, ast.Constant) and node.value.value is True
+    return False
 
 
 def parse_source(source: str, filename: str) -> ast.Module:

@@ -10,6 +10,8 @@ import math
 from typing import Literal
 
 CATEGORY = "arithmetic"
+#: calls share nothing (no files, no state kept): the executor may run several rows\' calls in one jail
+STATELESS = True
 
 _MAX_ITEMS = 10_000
 _MAX_INT = 2**63 - 1

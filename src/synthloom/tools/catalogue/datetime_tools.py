@@ -12,6 +12,8 @@ import re
 import zoneinfo
 
 CATEGORY = "dates"
+#: calls share nothing (no files, no state kept): the executor may run several rows\' calls in one jail
+STATELESS = True
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MAX_BUSINESS_DAYS = 10_000

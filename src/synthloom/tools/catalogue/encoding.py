@@ -14,6 +14,8 @@ import zlib
 from typing import Literal
 
 CATEGORY = "encoding"
+#: calls share nothing (no files, no state kept): the executor may run several rows\' calls in one jail
+STATELESS = True
 
 _MAX_CHARS = 1_000_000
 

@@ -12,6 +12,8 @@ import os
 from typing import Literal
 
 CATEGORY = "finance"
+#: calls share nothing (no files, no state kept): the executor may run several rows\' calls in one jail
+STATELESS = True
 
 _MAX_PERIODS = 10_000
 _MAX_SCHEDULE_ROWS = 480

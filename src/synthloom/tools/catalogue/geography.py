@@ -17,6 +17,8 @@ import re
 from typing import Literal
 
 CATEGORY = "geography"
+#: calls share nothing (no files, no state kept): the executor may run several rows\' calls in one jail
+STATELESS = True
 
 _EARTH_RADIUS_KM = 6371.0088
 _KM_PER_MILE = 1.609344

@@ -8,6 +8,8 @@ import math
 from typing import Literal
 
 CATEGORY = "geometry"
+#: calls share nothing (no files, no state kept): the executor may run several rows\' calls in one jail
+STATELESS = True
 
 Shape = Literal["circle", "square", "rectangle", "triangle", "ellipse", "trapezoid", "parallelogram", "rhombus", "regular_polygon"]
 Solid = Literal["cube", "cuboid", "sphere", "cylinder", "cone", "square_pyramid", "hemisphere"]

@@ -15,6 +15,8 @@ import sqlite3
 from typing import Literal
 
 CATEGORY = "sqlite"
+#: calls share nothing (no files, no state kept): the executor may run several rows\' calls in one jail
+STATELESS = True
 
 Database = Literal["bookstore", "company"]
 

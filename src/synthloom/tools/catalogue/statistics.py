@@ -9,6 +9,8 @@ import math
 from typing import Literal
 
 CATEGORY = "statistics"
+#: calls share nothing (no files, no state kept): the executor may run several rows\' calls in one jail
+STATELESS = True
 
 _MAX_VALUES = 2_000  # z_scores and mode return up to this many numbers: within the executor's 64 KiB per value
 

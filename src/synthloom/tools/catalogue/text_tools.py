@@ -10,6 +10,8 @@ import re
 import unicodedata
 
 CATEGORY = "text"
+#: calls share nothing (no files, no state kept): the executor may run several rows\' calls in one jail
+STATELESS = True
 
 _MAX_TEXT = 20_000  # keeps every result under the executor's 64 KiB limit on one value
 _MAX_RESULT = 30_000

@@ -9,6 +9,8 @@ import math
 from typing import Literal
 
 CATEGORY = "units"
+#: calls share nothing (no files, no state kept): the executor may run several rows\' calls in one jail
+STATELESS = True
 
 _LENGTH = {
     "millimeter": 0.001, "centimeter": 0.01, "meter": 1.0, "kilometer": 1000.0, "inch": 0.0254, "foot": 0.3048,
