@@ -9,7 +9,8 @@ STAMP_TEST := $(VENV)/.installed-test-$(shell cksum pyproject.toml | cut -d' ' -
 
 .PHONY: demo test install bench clean system-deps
 
-# Debian packages the tests need: bubblewrap (the code sandbox) and chromium (HTML report checks).
+# Debian packages the tests need: bubblewrap (the code sandbox) and chromium (HTML report checks, and the web
+# viewer's browser tests, which drive it through Playwright: no browser is downloaded).
 system-deps:
 	@if ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \

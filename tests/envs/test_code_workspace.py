@@ -1,7 +1,10 @@
-"""The code workspace: the bundled repositories pass their own suites in the sandbox, the runner's reports, bug
-validation (a breaking mutation kept, an equivalent one dropped, an LLM rewrite spliced in), and sessions: edits
-persist across steps, hostile actions become failed observations with the host untouched, and the final check keeps
-a right fix and rejects one that leaves a test failing or breaks a passing one."""
+"""The code workspace: the bundled repositories pass their own suites in the sandbox (through the harness verdict
+and the agent's runner alike), the runner's and the verdict's reports, bug validation (a breaking mutation kept, an
+equivalent one dropped, an LLM rewrite spliced in), and sessions: edits persist across steps, hostile actions become
+failed observations with the host untouched, the final check keeps a right fix and rejects one that leaves a test
+failing or breaks a passing one, and fixes written to forge the verdict (exiting at import, patching the runner,
+``sys.modules``, builtins or the sandbox's channel, printing a fake report, objects equal to everything, handing the
+harness its own ``exec``) do not pass it."""
 
 from __future__ import annotations
 
@@ -15,7 +18,15 @@ from pathlib import Path
 import pytest
 
 from synthloom.envs.agent_env import AgentEnvironment, AgentSession, open_environment
-from synthloom.envs.code_workspace import CodeWorkspaceEnvironment, SuiteRun, bundled_repos, load_repo, run_suite, task_problem
+from synthloom.envs.code_workspace import (
+    CodeWorkspaceEnvironment,
+    SuiteRun,
+    bundled_repos,
+    load_repo,
+    observe_suite,
+    run_suite,
+    task_problem,
+)
 from synthloom.envs.code_workspace.bugs import (
     BugCandidate,
     function_sites,
@@ -26,7 +37,6 @@ from synthloom.envs.code_workspace.bugs import (
     validate_bug,
 )
 from synthloom.llm.tools import ToolCall
-from synthloom.methods.code.mutants import local_mutants, mutants
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="bubblewrap is not installed")
 
@@ -71,10 +81,11 @@ def test_each_bundled_repository_passes_its_suite_clean_in_the_sandbox(name, exe
     package_lines = sum(len(repo.files[p].splitlines()) for p in repo.source_files)
     modules = [p for p in repo.source_files if not p.endswith("__init__.py")]
     assert 80 <= package_lines <= 250 and 2 <= len(modules) <= 4, (package_lines, modules)
-    suite = run(run_suite(executor, repo.files))
+    suite, observed = run_all(run_suite(executor, repo.files), observe_suite(executor, repo.files))
     assert 8 <= len(suite.outcomes) <= 20
     assert suite.not_passed == [], suite.messages
     assert suite.summary == f"{len(suite.outcomes)} passed"
+    assert observed.outcomes == suite.outcomes, observed.messages  # the agent's runner agrees with the verdict
 
 
 def test_five_repositories_are_bundled():
@@ -83,15 +94,20 @@ def test_five_repositories_are_bundled():
         load_repo("nope")
 
 
+REPORTED = {"pkg/__init__.py": ("def double(x):\n    return x * 3\n\n\nclass PkgError(ValueError):\n    pass\n\n\n"
+                                 "def explode(how):\n    if how == 'mine':\n        raise PkgError('nope')\n"
+                                 "    raise KeyError(how)\n"),
+            "pkg/broken.py": "VALUE = 1 / 0\n",
+            "tests/test_a.py": ("from pkg import double\n\n\ndef test_ok():\n    assert double(0) == 0\n\n\n"
+                                "def test_compare():\n    value = double(2)\n    assert value == 4\n\n\n"
+                                "def test_error():\n    {}['missing']\n\n\n"
+                                "def test_hangs():\n    while True:\n        pass\n\n\n"
+                                "def test_prints():\n    print('some output')\n    assert False, 'said why'\n"),
+            "tests/test_b.py": "import pkg.absent\n\n\ndef test_cannot_import():\n    pass\n"}
+
+
 def test_the_runner_reports_each_outcome_and_explains_failed_asserts(executor):
-    files = {"pkg/__init__.py": "def double(x):\n    return x * 3\n",
-             "tests/test_a.py": ("from pkg import double\n\n\ndef test_ok():\n    assert double(0) == 0\n\n\n"
-                                 "def test_compare():\n    value = double(2)\n    assert value == 4\n\n\n"
-                                 "def test_error():\n    {}['missing']\n\n\n"
-                                 "def test_hangs():\n    while True:\n        pass\n\n\n"
-                                 "def test_prints():\n    print('some output')\n    assert False, 'said why'\n"),
-             "tests/test_b.py": "import pkg.absent\n\n\ndef test_cannot_import():\n    pass\n"}
-    suite = run(run_suite(executor, files, test_timeout=0.5))
+    suite = run(observe_suite(executor, REPORTED, test_timeout=0.5))
     assert suite.outcomes == {"tests/test_a.py::test_ok": "passed", "tests/test_a.py::test_compare": "failed",
                               "tests/test_a.py::test_error": "error", "tests/test_a.py::test_hangs": "timeout",
                               "tests/test_a.py::test_prints": "failed", "tests/test_b.py::test_cannot_import": "error"}
@@ -101,21 +117,42 @@ def test_the_runner_reports_each_outcome_and_explains_failed_asserts(executor):
     assert "AssertionError: said why" in suite.messages["tests/test_a.py::test_prints"]
     assert "output: some output" in suite.messages["tests/test_a.py::test_prints"]
     assert "ModuleNotFoundError" in suite.messages["tests/test_b.py::test_cannot_import"]
-    selected = run(run_suite(executor, files, selection="test_ok tests/test_a.py::test_error"))
+    selected = run(observe_suite(executor, REPORTED, selection="test_ok tests/test_a.py::test_error"))
     assert list(selected.outcomes) == ["tests/test_a.py::test_ok", "tests/test_a.py::test_error"]
 
 
+def test_the_verdict_runs_each_test_in_the_harness_and_explains_what_failed(executor):
+    anything = "\n\nclass Anything:\n    def __eq__(self, other):\n        return True\n"
+    files = {**REPORTED, "pkg/__init__.py": REPORTED["pkg/__init__.py"] + anything, "tests/test_c.py": ("import pkg\nfrom pkg import PkgError, explode\n\n\n"
+                                             "def test_package_exception_is_caught():\n    try:\n        explode('mine')\n"
+                                             "    except PkgError as error:\n        assert str(error) == 'nope'\n"
+                                             "    try:\n        explode('mine')\n    except ValueError:\n        pass\n\n\n"
+                                             "def test_error_in_the_package():\n    explode('other')\n\n\n"
+                                             "def test_broken_module():\n    from pkg.broken import VALUE\n\n\n"
+                                             "def test_objects_of_the_package_are_equal_only_to_themselves():\n"
+                                             "    assert pkg.Anything() == 1\n")}
+    suite = run(run_suite(executor, files, test_timeout=0.5))
+    assert suite.outcomes == {"tests/test_a.py::test_ok": "passed", "tests/test_a.py::test_compare": "failed",
+                              "tests/test_a.py::test_error": "error", "tests/test_a.py::test_hangs": "timeout",
+                              "tests/test_a.py::test_prints": "failed", "tests/test_b.py::test_cannot_import": "error",
+                              "tests/test_c.py::test_package_exception_is_caught": "passed",
+                              "tests/test_c.py::test_error_in_the_package": "error",
+                              "tests/test_c.py::test_broken_module": "error",
+                              "tests/test_c.py::test_objects_of_the_package_are_equal_only_to_themselves": "failed"}
+    messages = suite.messages
+    assert "assert value == 4\n  left:  6\n  right: 4" in messages["tests/test_a.py::test_compare"]
+    assert messages["tests/test_a.py::test_error"].startswith("KeyError: 'missing'\n  at tests/test_a.py:14 in test_error")
+    assert messages["tests/test_a.py::test_hangs"] == "the test ran longer than 1.5 s"
+    assert "AssertionError: said why" in messages["tests/test_a.py::test_prints"]
+    assert "output: some output" in messages["tests/test_a.py::test_prints"]
+    assert "ModuleNotFoundError: No module named 'pkg.absent'" in messages["tests/test_b.py::test_cannot_import"]
+    assert messages["tests/test_c.py::test_error_in_the_package"].startswith("KeyError: 'other'")
+    assert "at pkg/__init__.py:12 in explode: raise KeyError(how)" in messages["tests/test_c.py::test_error_in_the_package"]
+    assert "importing pkg.broken failed in the workspace: ZeroDivisionError" in messages["tests/test_c.py::test_broken_module"]
+    assert suite.summary == "2 passed, 3 failed, 4 error, 1 timeout"
+
+
 # -- bugs -----------------------------------------------------------------------------------------------------------
-
-def test_local_mutants_change_only_the_operator_and_match_the_ast_mutants():
-    source = load_repo("ledger").files["ledger/money.py"]
-    local = local_mutants(source, limit=None)
-    assert len(local) == len(mutants(source, limit=None))
-    for m in local:
-        changed = [(a, b) for a, b in zip(source.splitlines(), m.code.splitlines()) if a != b]
-        assert len(source.splitlines()) == len(m.code.splitlines()) and len(changed) == 1, m.description
-        assert m.description.startswith(f"line {source.splitlines().index(changed[0][0]) + 1}:")
-
 
 def test_a_mutation_that_breaks_a_test_is_kept_and_an_equivalent_one_is_dropped(executor):
     repo = load_repo("ledger")
@@ -130,10 +167,12 @@ def test_a_mutation_that_breaks_a_test_is_kept_and_an_equivalent_one_is_dropped(
     assert not dropped.kept and dropped.reason.startswith("equivalent")
 
 
-def test_a_bug_that_makes_a_test_hang_is_dropped():
+def test_a_bug_that_makes_a_test_hang_or_exhaust_memory_is_dropped():
     clean = SuiteRun({"t::a": "passed", "t::b": "passed"})
     hung = judge_bug(clean, SuiteRun({"t::a": "timeout", "t::b": "not_run"}))
     assert not hung.kept and hung.reason == "a test hangs on it (t::a)"
+    exhausted = judge_bug(clean, SuiteRun({"t::a": "passed", "t::b": "error"}, {"t::b": "MemoryError\n  at x.py:3"}))
+    assert not exhausted.kept and exhausted.reason == "a test runs out of memory on it (t::b)"
     assert judge_bug(clean, SuiteRun({"t::a": "passed", "t::b": "error"}, {"t::b": "boom"})).fail_tests == ["t::b"]
 
 
@@ -194,7 +233,8 @@ def test_bad_calls_and_paths_outside_the_workspace_are_failed_observations(execu
                                call("view_file", nope=1), call("delete_everything")]))
     texts = [session.observation(r) for r in results]
     assert all(r.status == "error" for r in results)
-    assert texts[0] == "Error: ValueError: path '../../etc/passwd' is outside the repository: give a path relative to its root, without '..'"
+    assert texts[0] == ("Error: ValueError: path '../../etc/passwd' is outside the repository: "
+                        "give a path relative to its root, without '..'")
     assert "outside the repository" in texts[1] and "outside the repository" in texts[2]
     assert texts[3].startswith("Error: ValueError: old occurs 19 times in minicalc/lexer.py; it must occur exactly once")
     assert "unknown argument 'nope'" in texts[4] and "delete_everything" in texts[5]
@@ -296,3 +336,96 @@ def test_observations_are_bounded(executor):
     result = run(session.act([call("view_file", path="minicalc/parser.py")]))[0]
     text = session.observation(result)
     assert len(result.value) > 300 and len(text) == 300 and text.endswith("more characters cut]")
+
+
+# -- the verdict cannot be forged ------------------------------------------------------------------------------------
+# Each forged fix leaves the bug (``+`` evaluated as ``-``) in place and adds code that runs when the package is
+# imported; the runner the agent's run_tests uses is fooled by some of them, the harness verdict by none.
+
+EXIT_AT_IMPORT = "import os\nos._exit(0)\n"
+PATCH_EVERYTHING = '''import builtins, sys
+_main = sys.modules.get("__main__")
+if hasattr(_main, "run_test"):  # the workspace's runner: every test passes
+    _main.run_test = lambda *args: ("passed", "")
+builtins.AssertionError = type("AssertionError", (Exception,), {})
+_solution = sys.modules.get("solution")
+if _solution is not None:  # names the sandbox sends to the harness, to shadow its builtins
+    _solution.__dict__.update(isinstance=lambda *args: True, len=lambda *args: 7)
+if hasattr(_main, "Channel"):  # the sandbox's channel in this process: rewrite the names it reports
+    _send = _main.Channel.send
+
+    def _forged_send(self, message, _send=_send):
+        if isinstance(message, dict) and isinstance(message.get("globals"), list):
+            evaluate = [["evaluate", {"$": "builtin", "v": "eval"}], ["EvaluationError", {"$": "builtin", "v": "Exception"}]]
+            message["globals"] = [["repo", {"$": "dict", "v": [["minicalc", {"$": "dict", "v": evaluate}]]}],
+                                  ["__builtins__", {"$": "builtin", "v": "eval"}]]
+        return _send(self, message)
+    _main.Channel.send = _forged_send
+'''
+FAKE_REPORT = '''import json, os, sys
+_frame = sys._getframe()
+while _frame is not None and "nonce" not in _frame.f_locals:
+    _frame = _frame.f_back
+if _frame is not None:  # the workspace's runner: its nonce and report stream, then every test "passed"
+    _nonce, _report = _frame.f_locals["nonce"], _frame.f_locals["report"]
+    for _file, _tests, _ in sys.modules["__main__"].discover(os.getcwd()):
+        for _test in _tests:
+            _report.write(_nonce + json.dumps({"test": f"{_file}::{_test}", "outcome": "passed"}) + "\\n")
+    _report.write(_nonce + json.dumps({"done": True}) + "\\n")
+    _report.flush()
+    os._exit(0)
+print(json.dumps({"ok": True, "got": None, "error": "", "kind": None, "died": False}))
+print("13 passed")
+sys.stdout.flush()
+'''
+EQUAL_TO_EVERYTHING = '''
+
+class _Anything:
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
+for _name, _value in list(globals().items()):
+    if callable(_value) and not isinstance(_value, type) and not _name.startswith("_"):
+        globals()[_name] = lambda *args, **kwargs: _Anything()
+'''
+FORGERIES = {"exits at import": (EXIT_AT_IMPORT, False), "patches the runner, sys.modules and builtins": (PATCH_EVERYTHING, True),
+             "prints a fake report": (FAKE_REPORT, True), "returns objects equal to everything": (EQUAL_TO_EVERYTHING, True)}
+
+
+@pytest.mark.parametrize("name", list(FORGERIES))
+def test_a_forged_fix_does_not_pass_the_verdict(executor, name):
+    code, fools_the_runner = FORGERIES[name]
+    session = run(session_for(executor))
+    source = session.files["minicalc/evaluator.py"]
+    session.files["minicalc/evaluator.py"] = source + code if code.startswith("\n") else code + source
+    verdict, observed = run_all(session.check(), observe_suite(executor, session.final_files()))
+    assert not verdict.passed and verdict.reason.startswith("tests still failing: tests/test_evaluator.py::test_arithmetic")
+    assert verdict.details["tests"]["tests/test_evaluator.py::test_arithmetic"] != "passed"
+    assert (observed.outcomes["tests/test_evaluator.py::test_arithmetic"] == "passed") is fools_the_runner
+
+
+def test_the_honest_fix_passes_the_verdict_and_a_proxy_cannot_hand_the_harness_its_own_exec(executor):
+    honest = run(session_for(executor))
+    honest.files["minicalc/evaluator.py"] = honest.files["minicalc/evaluator.py"].replace(BUGGY_PLUS, PLUS)
+    # ledger's tests call a method of one object with another object of the package: the forged Inventory's ``add``
+    # is the builtin exec and an Item is code that writes a passing verdict on the harness's verdict pipe
+    repo = load_repo("ledger")
+    buggy = repo.files["ledger/inventory.py"].replace("item.quantity <= threshold", "item.quantity < threshold")
+    task = {"repo": "ledger", "files": {**repo.files, "ledger/inventory.py": buggy},
+            "fail_tests": ["tests/test_inventory.py::test_low_stock_threshold_inclusive"], "pass_tests": []}
+    forged = run(session_for(executor, task))
+    verdict = json.dumps({"ok": True, "got": None, "error": "", "kind": None, "died": False})
+    payload = f"import os; os.write(4, {verdict.encode()!r}); os._exit(0)"
+    forged.files["ledger/inventory.py"] = buggy + (
+        f"\n\nimport builtins\n\n\ndef Item(*args):\n    return {payload!r}\n\n\nInventory.add = builtins.exec\n")
+    passed, refused = run_all(honest.check(), forged.check())
+    assert passed.passed and passed.reason == "passed"
+    assert not refused.passed and refused.details["tests"]["tests/test_inventory.py::test_low_stock_threshold_inclusive"] == "error"
+    assert "the solution sent the harness's own builtin 'exec'" in refused.details["messages"][
+        "tests/test_inventory.py::test_low_stock_threshold_inclusive"]

@@ -189,6 +189,15 @@ MUTATIONS.update({
     ("toolalpaca_simulate", "first_tool_choice"): "auto",
     ("toolalpaca_toolsets", "openapi"): [str(SRC / "methods/agentic/toolalpaca_openapi/weather.json")],
 })
+#: AgentInstruct (17 skills) and BenchAgents: skills, files and names that exist
+MUTATIONS.update({
+    ("agent_instruct_answer", "code_skills"): ["coding"],
+    ("agent_instruct_answer", "skills_file"): str(SRC / "methods/instructions/agent_instruct_skills.json"),
+    ("agent_instruct_skills", "skills_file"): str(SRC / "methods/instructions/agent_instruct_skills.json"),
+    ("agent_instruct_transform", "corpus"): str(SRC / "methods/instructions/agent_instruct_corpus.jsonl"),
+    ("benchagents_plan", "plan_file"): str(SRC / "recipes/builtin/benchagents_calendar_plan.json"),
+    ("benchagents_evaluate", "summary"): "scores.json",
+})
 #: APIGen-MT: environments, tables and tools that exist, named choices
 MUTATIONS.update({
     ("apigen_mt_tasks", "domains"): ["store"], ("apigen_mt_tasks", "start_table"): "payment_methods",

@@ -21,7 +21,7 @@ GOLDEN = Path(__file__).parent / "golden" / "builtin_rows.json"
 #: recipe -> extra CLI arguments keeping the run to a few records
 ARGS = ("-n", "3", "--partition-size", "2")
 #: columns whose values depend on the machine or the clock, not on the recipe
-VOLATILE = {"elapsed_s", "duration_s", "wall_s", "latency_s"}
+VOLATILE = {"elapsed_s", "duration_s", "wall_s", "latency_s", "seconds", "action_seconds"}
 
 
 def schema_instance(schema: dict, key: str) -> object:
@@ -75,9 +75,24 @@ def _digest(rows: list[dict]) -> list[str]:
     return sorted(xxhash.xxh64_hexdigest(orjson.dumps(clean(r), option=orjson.OPT_SORT_KEYS)) for r in rows)
 
 
-def run_builtin(name: str, out: Path) -> dict:
+def model_args(name: str, spec: str) -> tuple[str, ...]:
+    """``--model SPEC`` plus ``--set`` for every other model the recipe defines (a judge, a target, a
+    competitor), so that no model of a golden run is the real embedded one."""
+    import yaml
+
+    import synthloom.recipes
+
+    data = yaml.safe_load((Path(synthloom.recipes.__file__).parent / "builtin" / f"{name}.yaml").read_text())
+    args = ["--model", spec]
+    for model, entry in (data.get("models") or {}).items():
+        if model != "default":
+            args += ["--set", f"models.{model}.spec={spec}" if isinstance(entry, dict) else f"models.{model}={spec}"]
+    return tuple(args)
+
+
+def run_builtin(name: str, out: Path, spec: str) -> dict:
     try:
-        run = recipe_runs.run_recipe(name, out, extra_cli_args=ARGS)
+        run = recipe_runs.run_recipe(name, out, extra_cli_args=(*ARGS, *model_args(name, spec)))
     except AssertionError as e:  # a recipe that needs the user's input file: its message is the golden
         error = next((line for line in str(e).splitlines() if line.startswith("error:")), str(e))
         return {"refused": error.split("recipes/builtin/", 1)[-1].split("; fix:")[0]}
@@ -97,10 +112,9 @@ RECIPES = [r["name"] for r in builtin_catalogue()]
 @pytest.mark.parametrize("name", RECIPES)
 def test_builtin_recipe_rows_unchanged(name, tmp_path, monkeypatch, fake_server):
     spec = install_scripted_backend(monkeypatch, reply, fake_server.url)
-    monkeypatch.setattr(sys.modules[__name__], "ARGS", (*ARGS, "--model", spec))
     golden = json.loads(GOLDEN.read_text())
-    assert name in golden, f"no golden rows for {name!r}: run this file with --update"
-    assert run_builtin(name, tmp_path / "out") == golden[name]
+    assert golden.get(name) is not None, f"no golden rows for {name!r}: run this file with --update {name}"
+    assert run_builtin(name, tmp_path / "out", spec) == golden[name]
 
 
 def _update() -> None:  # pragma: no cover - a maintenance command
@@ -115,17 +129,15 @@ def _update() -> None:  # pragma: no cover - a maintenance command
     out: dict = {}
     with FakeOpenAIServer(FakeServerConfig()) as server, tempfile.TemporaryDirectory() as tmp:
         spec = install_scripted_backend(_Patch(), reply, server.url)
-        global ARGS
-        ARGS = (*ARGS, "--model", spec)
-        only = sys.argv[2:]
-        old = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
+        only = [a for a in sys.argv[1:] if a != "--update"]
         for name in RECIPES:
             if only and name not in only:
-                out[name] = old.get(name)
                 continue
-            out[name] = run_builtin(name, Path(tmp) / name)
+            out[name] = run_builtin(name, Path(tmp) / name, spec)
             print(name, out[name], flush=True)
-    GOLDEN.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    current = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}  # read late: keep entries others wrote meanwhile
+    current = {k: v for k, v in {**current, **out}.items() if k in RECIPES and v is not None}
+    GOLDEN.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__" and "--update" in sys.argv:

@@ -279,9 +279,9 @@ def test_the_work_dir_holds_only_what_the_tools_and_files_put_there(executor):
     assert executor.run([module], [call("listing")], files={"a.txt": "x"})[0].value == ["a.txt"]
 
 
-PURE = Module("pure", "def double(x: float) -> float:\n    return 2 * x\n\n\ndef fail(x: int) -> int:\n    raise ValueError('no %d' % x)\n\n\n"
-              "def spin() -> int:\n    while True:\n        pass\n")
-STATELESS = SimpleNamespace(name="pure", source=PURE.source, data_dir=None, stateless=True)
+PURE_SOURCE = ("def double(x: float) -> float:\n    return 2 * x\n\n\ndef fail(x: int) -> int:\n"
+               "    raise ValueError('no %d' % x)\n\n\ndef spin() -> int:\n    while True:\n        pass\n")
+STATELESS = SimpleNamespace(name="pure", source=PURE_SOURCE, data_dir=None, stateless=True)
 
 
 def test_stateless_runs_are_packed_into_one_row_with_the_same_results():

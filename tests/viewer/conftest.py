@@ -8,8 +8,12 @@ replies become error rows with the raw text) → a filter rejecting short answer
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -44,6 +48,16 @@ def source_row(i: int) -> dict:
     if i % 10 == 1:
         row.update(chosen=f"A careful, correct answer number {i}.", rejected=f"A sloppy answer number {i}.",
                    chosen_score=9.0, rejected_score=3.0)
+    if i % 10 == 3:
+        row.update(solution="def double(x):\n    # twice x\n    return x * 2\n", passed=False, status="failed", pass_rate=0.5,
+                   test_results=[{"index": 0, "test": "assert double(2) == 4", "status": "passed", "passed": True},
+                                 {"index": 1, "test": "assert double('a') == 2", "status": "failed", "passed": False,
+                                  "stderr": "AssertionError"}])
+    if i % 10 == 4:
+        row.update(response=f"Add them: {i} + 1 = {i + 1}. The answer is \\boxed{{{i + 1}}}.", correct=True,
+                   pred_answer=str(i + 1), gold_answer=str(i + 1), verify_status="exact")
+    if i % 10 == 5:
+        row.update(parent_instruction=f"Explain topic {i}.", instruction=f"Explain topic {i} to a child, in three steps.")
     if i % 10 == 2:
         row.update(query=f"Convert {i} km to miles", tools=[CONVERT_TOOL],
                    calls=[{"id": f"c{i}", "name": "convert_units", "arguments": {"value": i}}],
@@ -109,3 +123,76 @@ def other_run(tmp_path_factory, fake_server) -> Path:
 def big_run(tmp_path_factory, fake_server) -> Path:
     """1,500 input rows: about 2,500 answers kept, the rest rejected or errors, over many shards."""
     return make_run(tmp_path_factory.mktemp("viewer-big"), 1500, fake_server.url, 100)
+
+
+# -- a browser (Playwright driving Debian's chromium) -------------------------------------------------------
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+FAILURE_SHOTS = Path(tempfile.gettempdir()) / "synthloom-viewer-failures"
+
+
+@contextlib.contextmanager
+def serving(run: Path, compare: Path | None = None):
+    """A viewer server for ``run`` on a free port, stopped afterwards; yields its URL."""
+    from synthloom.viewer.server import make_server
+
+    server = make_server(run, compare=compare, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(small_run, other_run):
+    """Chromium under Playwright, for one test module. Playwright's sync API keeps an event loop running
+    in this thread while it is open, where ``asyncio.run`` (the engine, other tests) cannot start: so the
+    runs the browser tests look at are made first, and it is closed when the module's tests are done."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (make system-deps installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(request, browser):
+    """A fresh page; a test that fails gets a screenshot of it (its path is printed in the failure)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    script_errors: list[str] = []
+    tab.on("pageerror", lambda e: script_errors.append(str(e)))
+    request.node.viewer_page = tab
+    yield tab
+    context.close()
+    assert script_errors == [], f"the page raised: {script_errors}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    tab = getattr(item, "viewer_page", None)
+    if report.when == "call" and report.failed and tab is not None:
+        FAILURE_SHOTS.mkdir(parents=True, exist_ok=True)
+        shot = FAILURE_SHOTS / f"{item.name}.png"
+        try:
+            tab.screenshot(path=str(shot), full_page=True)
+            report.sections.append(("viewer screenshot", f"the page at failure: {shot} ({tab.url})"))
+        except Exception as e:  # noqa: BLE001 - the test's own failure is what matters
+            report.sections.append(("viewer screenshot", f"could not be taken: {e}"))
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """``with serve(run, compare=None) as url:`` — a viewer on a free port."""
+    return serving

@@ -134,9 +134,9 @@ EnvironmentFactory = Callable[..., AgentEnvironment]
 #: bundled environments, imported on first use: name -> "module:attribute" of the factory
 BUILTIN_ENVIRONMENTS: dict[str, str] = {
     "text_to_sql": "synthloom.envs.text_to_sql.environment:TextToSqlEnvironment",
+    "code_workspace": "synthloom.envs.code_workspace.workspace:CodeWorkspaceEnvironment",
     "store": "synthloom.envs.stateful_agent:StoreAgentEnvironment",
     "airline": "synthloom.envs.stateful_agent:AirlineAgentEnvironment",
-    "code_workspace": "synthloom.envs.code_workspace.workspace:CodeWorkspaceEnvironment",
 }
 _registered: dict[str, EnvironmentFactory] = {}
 

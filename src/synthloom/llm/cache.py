@@ -14,14 +14,16 @@ Several processes may share one cache file: WAL lets readers read while one proc
 writers queue on SQLite's lock (``busy_timeout``).
 
 Beside each response the ``requests`` table keeps the request that asked for it (its fingerprint, the
-backend identity, when it was answered and how long that took), so a row's lineage entry (``model`` =
-the identity, ``prompt_hash`` = the fingerprint's first characters) leads to the exact request and raw
-response (``synthloom view RUN --web``; see :func:`find_calls`).
+backend identity, when it was answered and how long that took), filed under the request the step made
+(:data:`request_origin` when a layer above sent a variant of it), so a row's lineage entry (``model`` =
+the identity, ``prompt_hash`` = the fingerprint's first 16 hex digits) leads to the exact requests and
+raw responses (``synthloom view RUN --web``; see :mod:`synthloom.llm.cached_calls`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sqlite3
 import threading
 import time
@@ -36,11 +38,26 @@ from synthloom.llm.types import ModelBackend, Request, Response
 
 _SCHEMA_VERSION = 1
 _RAW, _ZLIB = 0, 1
-_REQUESTS_TABLE = ("CREATE TABLE IF NOT EXISTS requests (key BLOB PRIMARY KEY, fingerprint TEXT NOT NULL, "
+# One row per request sent (appended in rowid order: no key index to maintain), found by ``lineage``: the
+# first 64 bits of the fingerprint a lineage entry's prompt_hash holds (the step's request: ``origin`` when
+# a layer above the cache sent a variant of it, else the request's own), as a signed integer (see lineage_key).
+_REQUESTS_TABLE = ("CREATE TABLE IF NOT EXISTS requests (key BLOB NOT NULL, lineage INTEGER NOT NULL, fingerprint TEXT NOT NULL, "
                    "identity TEXT NOT NULL, codec INTEGER NOT NULL, value BLOB NOT NULL, elapsed_s REAL, created REAL NOT NULL)")
-_REQUESTS_INDEX = "CREATE INDEX IF NOT EXISTS requests_by_fingerprint ON requests (fingerprint)"
-#: a request row waiting to be written: fingerprint, identity, codec, value, elapsed_s, created
-_RequestRow = tuple[str, str, int, bytes, float | None, float]
+_REQUESTS_INDEXES = ("CREATE INDEX IF NOT EXISTS requests_by_lineage ON requests (lineage)",)
+#: a request waiting to be written (request, identity, elapsed_s, created, origin), encoded by the writer thread
+_Asked = tuple[Request, str, float | None, float, str | None]
+#: a request row as written: lineage, fingerprint, identity, codec, value, elapsed_s, created
+_RequestRow = tuple[int, str, str, int, bytes, float | None, float]
+#: hex digits of a fingerprint in a lineage entry's ``prompt_hash`` (pipeline/model_step.py)
+PROMPT_HASH_CHARS = 16
+
+
+def lineage_key(fingerprint: str) -> int:
+    """The ``requests.lineage`` value of a request fingerprint (or of a lineage entry's prompt_hash)."""
+    return int(fingerprint[:PROMPT_HASH_CHARS], 16) - (1 << 63)
+#: the fingerprint of the request a step made, while a layer above the cache (structured output) sends
+#: variants of it (the schema added, re-asks): the cache records it beside each variant
+request_origin: contextvars.ContextVar[str | None] = contextvars.ContextVar("synthloom_request_origin", default=None)
 
 
 class ResponseCache:
@@ -67,7 +84,7 @@ class ResponseCache:
         self._readers: list[sqlite3.Connection] = []
         self._cond = threading.Condition()
         self._pending: dict[bytes, tuple[int, bytes]] = {}  # not yet committed; served to readers
-        self._queue: list[tuple[bytes, int, bytes, _RequestRow | None]] = []
+        self._queue: list[tuple[bytes, int, bytes, _Asked | None]] = []
         self._first_queued_at = 0.0
         self._enqueued = 0
         self._committed = 0
@@ -81,7 +98,8 @@ class ResponseCache:
             "CREATE TABLE IF NOT EXISTS responses (key BLOB PRIMARY KEY, codec INTEGER NOT NULL, value BLOB NOT NULL)"
         )
         self._write_conn.execute(_REQUESTS_TABLE)
-        self._write_conn.execute(_REQUESTS_INDEX)
+        for index in _REQUESTS_INDEXES:
+            self._write_conn.execute(index)
         self._write_conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         self._write_conn.commit()
         # A cache that held nothing when opened can only hold what this process puts: remember the
@@ -166,10 +184,7 @@ class ResponseCache:
         ``request`` (sent to the backend ``identity``, answered in ``elapsed_s``), the request is kept
         beside it for looking the call up later."""
         entry = self._encode(response)
-        asked: _RequestRow | None = None
-        if request is not None:
-            codec, value = self._pack(orjson.dumps(request.to_dict()))
-            asked = (request.fingerprint(), identity, codec, value, elapsed_s, time.time())
+        asked = None if request is None else (request, identity, elapsed_s, time.time(), request_origin.get())
         with self._cond:
             if self._writer_error is not None:
                 raise RuntimeError(f"response cache {self.path} cannot write: {self._writer_error}") from self._writer_error
@@ -204,7 +219,8 @@ class ResponseCache:
                 batch, self._queue = self._queue, []
                 self._flush_wanted = False
             try:
-                _insert(conn, batch)
+                _insert(conn, [(key, codec, value, None if asked is None else self._request_row(*asked))
+                               for key, codec, value, asked in batch])
                 conn.commit()
             except BaseException as exc:  # noqa: BLE001 - reported to the next put/flush
                 with self._cond:
@@ -220,6 +236,12 @@ class ResponseCache:
                 self._committed += len(batch)
                 self.commits += 1
                 self._cond.notify_all()
+
+    def _request_row(self, request: Request, identity: str, elapsed_s: float | None, created: float,
+                     origin: str | None) -> _RequestRow:
+        codec, value = self._pack(orjson.dumps(request.to_dict()))
+        fingerprint = request.fingerprint()
+        return lineage_key(origin or fingerprint), fingerprint, identity, codec, value, elapsed_s, created
 
     def flush(self) -> None:
         """Block until every response put so far is committed to the database file."""
@@ -299,8 +321,8 @@ def _insert(conn: sqlite3.Connection, rows: list[tuple[bytes, int, bytes, _Reque
         conn.execute(sql, [v for row in chunk for v in row[:3]])
         asked = [(row[0], *row[3]) for row in chunk if row[3] is not None]
         if asked:
-            sql = ("INSERT OR REPLACE INTO requests (key, fingerprint, identity, codec, value, elapsed_s, created) VALUES "
-                   + ",".join(["(?,?,?,?,?,?,?)"] * len(asked)))
+            sql = ("INSERT INTO requests (key, lineage, fingerprint, identity, codec, value, elapsed_s, created) "
+                   "VALUES " + ",".join(["(?,?,?,?,?,?,?,?)"] * len(asked)))
             conn.execute(sql, [v for row in asked for v in row])
 
 
@@ -311,33 +333,6 @@ def unpack(codec: int, value: bytes) -> bytes:
     if codec != _RAW:
         raise ValueError(f"cache entry with unknown codec {codec}; was it written by a newer synthloom?")
     return value
-
-
-def find_calls(conn: sqlite3.Connection, prompt_hash: str, identity: str | None = None) -> list[dict[str, Any]]:
-    """The stored calls whose request fingerprint starts with ``prompt_hash`` (a lineage entry's), from
-    the backend ``identity`` when given: ``{"fingerprint", "identity", "request", "response", "elapsed_s",
-    "created"}`` each, ``response`` None when only the request is there. ``conn`` may be read-only; a
-    cache written before requests were kept has no ``requests`` table and gives []."""
-    prefix = prompt_hash.lower()
-    if not prefix or any(c not in "0123456789abcdef" for c in prefix):
-        return []
-    try:
-        rows = conn.execute(
-            "SELECT q.fingerprint, q.identity, q.codec, q.value, q.elapsed_s, q.created, r.codec, r.value "
-            "FROM requests q LEFT JOIN responses r ON r.key = q.key WHERE q.fingerprint >= ? AND q.fingerprint < ?",
-            (prefix, prefix + "g")).fetchall()
-    except sqlite3.OperationalError as e:
-        if "no such table" in str(e):
-            return []
-        raise
-    calls = []
-    for fp, ident, qcodec, qvalue, elapsed, created, rcodec, rvalue in rows:
-        if identity is not None and ident != identity:
-            continue
-        response = None if rvalue is None else orjson.loads(unpack(rcodec, rvalue))
-        calls.append({"fingerprint": fp, "identity": ident, "request": orjson.loads(unpack(qcodec, qvalue)),
-                      "response": response, "elapsed_s": elapsed, "created": created})
-    return calls
 
 
 class CachedBackend:

@@ -17,6 +17,7 @@ from typing import Any
 import json_repair
 import orjson
 
+from synthloom.llm.cache import request_origin
 from synthloom.llm.types import ModelBackend, ModelError, Request, Response
 
 _FENCE = re.compile(r"```[A-Za-z0-9_+-]*[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
@@ -245,6 +246,15 @@ async def complete_structured(
     """
     if max_attempts < 1:
         raise ValueError("max_attempts must be >= 1")
+    origin = request_origin.set(request.fingerprint())  # the cache records it beside each attempt
+    try:
+        return await _complete_structured(backend, request, schema, max_attempts)
+    finally:
+        request_origin.reset(origin)
+
+
+async def _complete_structured(backend: ModelBackend, request: Request, schema: dict[str, Any],
+                               max_attempts: int) -> tuple[Any, Response]:
     if request.json_schema is None and getattr(backend, "supports_json_schema", None) is not False:
         request = request.replace(json_schema=schema)
     current = request

@@ -140,6 +140,12 @@ STEP_TYPES: dict[str, str] = {
     "apigen_mt_tasks": "synthloom.methods.agentic.apigen_mt:ApigenMtTasks",
     "apigen_mt_blueprint": "synthloom.methods.agentic.apigen_mt:ApigenMtBlueprint",
     "apigen_mt_trajectory": "synthloom.methods.agentic.apigen_mt_trajectory:ApigenMtTrajectory",
+    # --- methods: agentic (BenchAgents: benchmarks with their checkers) ---
+    "benchagents_plan": "synthloom.methods.agentic.benchagents:BenchagentsPlan",
+    "benchagents_items": "synthloom.methods.agentic.benchagents:BenchagentsItems",
+    "benchagents_generate": "synthloom.methods.agentic.benchagents:BenchagentsGenerate",
+    "benchagents_verify": "synthloom.methods.agentic.benchagents_checks:BenchagentsVerify",
+    "benchagents_evaluate": "synthloom.methods.agentic.benchagents_checks:BenchagentsEvaluate",
     # --- methods: agentic (the agent loop over environments; text-to-SQL tasks) ---
     "agent_loop": "synthloom.methods.agentic.agent_loop:AgentLoop",
     "text_to_sql_tasks": "synthloom.methods.agentic.text_to_sql:TextToSqlTasks",

@@ -125,8 +125,13 @@ def text_match(array: pa.Array | pa.ChunkedArray, term: str) -> np.ndarray | Non
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     t = array.type
-    if pa.types.is_dictionary(t):
-        array, t = array.cast(pa.string()), pa.string()
+    if pa.types.is_dictionary(t):  # match each distinct value once
+        distinct = text_match(array.dictionary, term)
+        if distinct is None:
+            return None
+        indices = array.indices.fill_null(0).to_numpy(zero_copy_only=False)
+        hits = distinct[indices] if len(distinct) else np.zeros(len(array), dtype=bool)
+        return hits & array.is_valid().to_numpy(zero_copy_only=False)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         hits = pc.match_substring(array, term, ignore_case=True)
         return hits.fill_null(False).to_numpy(zero_copy_only=False)
@@ -176,6 +181,8 @@ def filter_mask(column: pa.Array | pa.ChunkedArray, f: Filter, declared: pa.Fiel
     """Which values of ``column`` pass filter ``f`` (``declared``: the column's field in the table)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type) and f.op not in ("contains", "!contains"):
+        column = column.dictionary_decode()
     if f.op in ("null", "!null"):
         valid = column.is_valid().to_numpy(zero_copy_only=False)
         return ~valid if f.op == "null" else valid
@@ -187,7 +194,7 @@ def filter_mask(column: pa.Array | pa.ChunkedArray, f: Filter, declared: pa.Fiel
     t = column.type
     if pa.types.is_null(t):
         return np.zeros(len(column), dtype=bool) if f.op != "!=" else np.ones(len(column), dtype=bool)
-    if pa.types.is_nested(t):
+    if pa.types.is_nested(t) or (is_json_field(declared) and f.op not in ("=", "!=")):
         raise QueryError(f"filter {f.describe()}: {f.column} holds lists or objects; use `contains` instead")
     value = _typed_value(f, t, declared)
     result = _COMPARE[f.op](column, value)

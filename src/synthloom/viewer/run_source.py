@@ -19,7 +19,7 @@ import orjson
 import yaml
 
 from ..io.rundir import RunDir
-from ..llm.cache import find_calls
+from ..llm.cached_calls import find_calls
 from .query import QueryError
 from .shard_set import SHARD_SUFFIXES, ShardSet, shard_files
 from .table import TableView

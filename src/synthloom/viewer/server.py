@@ -77,8 +77,11 @@ class ViewerApp:
         return {**self.run(p).summary(), "compare": "b" in self.runs}
 
     def api_columns(self, p: dict[str, str]) -> Any:
-        fields = self.run(p).table(p.get("table", "data")).columns()
-        return [{"name": n, "type": str(f.type), "kind": column_kind(f)} for n, f in fields.items()]
+        table = self.run(p).table(p.get("table", "data"))
+        chunks = table.chunks()
+        fields = table.columns(chunks)
+        nulls = table.shards.null_counts(chunks)
+        return [{"name": n, "type": str(f.type), "kind": column_kind(f), "nulls": nulls.get(n)} for n, f in fields.items()]
 
     def api_rows(self, p: dict[str, str]) -> Any:
         table = self.run(p).table(p.get("table", "data"))

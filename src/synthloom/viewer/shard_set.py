@@ -43,6 +43,8 @@ class Chunk:
 class _FileInfo:
     schema: pa.Schema
     groups: tuple[int, ...]  # rows per row group
+    nulls: dict[str, int]  # nulls per top-level column, where the file's statistics say
+    dictionary: frozenset[str] = frozenset()  # text columns with few distinct values: read as dictionaries
 
 
 class _FooterCache:
@@ -71,12 +73,28 @@ class _FooterCache:
 def _read_info(path: Path) -> _FileInfo:
     if path.suffix == ".jsonl":
         table = read_jsonl(path)
-        return _FileInfo(table.schema, (table.num_rows,))
+        return _FileInfo(table.schema, (table.num_rows,), {c: table.column(c).null_count for c in table.column_names})
     try:
         meta = pq.read_metadata(path)
     except (OSError, pa.ArrowInvalid) as e:
         raise ShardError(f"{path}: cannot read this Parquet shard ({e}); is it a synthloom shard?") from None
-    return _FileInfo(meta.schema.to_arrow_schema(), tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups)))
+    schema = meta.schema.to_arrow_schema()
+    nulls: dict[str, int] = {}
+    small_dictionary = {f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            name = column.path_in_schema
+            if "." not in name and column.is_stats_set and column.statistics.has_null_count:
+                nulls[name] = nulls.get(name, 0) + column.statistics.null_count
+            # a dictionary page much smaller than the column chunk: few distinct values (categories,
+            # models, reasons); decoding them as a dictionary skips building one string per row
+            dictionary_bytes = column.data_page_offset - column.dictionary_page_offset if column.has_dictionary_page else None
+            if dictionary_bytes is None or 2 * dictionary_bytes >= column.total_compressed_size:
+                small_dictionary.discard(name)
+    groups = tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups))
+    return _FileInfo(schema, groups, nulls, frozenset(small_dictionary))
 
 
 FOOTERS = _FooterCache()
@@ -135,6 +153,20 @@ class ShardSet:
     def schema_of(self, chunk: Chunk) -> pa.Schema:
         return FOOTERS.get(chunk.path, chunk.version).schema
 
+    def null_counts(self, chunks: list[Chunk]) -> dict[str, int | None]:
+        """Nulls per column over the table's files (None where a file's statistics do not say); a
+        column a file lacks counts as null for all its rows."""
+        out: dict[str, int | None] = {}
+        files = {str(c.path): c for c in chunks}
+        names = list(self.columns(chunks))
+        for chunk in files.values():
+            info = FOOTERS.get(chunk.path, chunk.version)
+            rows = sum(info.groups)
+            for name in names:
+                here = info.nulls.get(name) if name in info.schema.names else rows
+                out[name] = None if here is None or out.get(name, 0) is None else out.get(name, 0) + here
+        return out
+
     def columns(self, chunks: list[Chunk] | None = None) -> dict[str, pa.Field]:
         """Every column of the table (the union over its files, in first-seen order), its first typed field."""
         fields: dict[str, pa.Field] = {}
@@ -149,15 +181,18 @@ class ShardSet:
         return fields
 
 
-def read_chunk(chunk: Chunk, schema: pa.Schema, columns: Iterable[str] | None) -> pa.Table:
-    """The rows of ``chunk`` with ``columns`` (those it has; None: all), field metadata kept."""
-    wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c in schema.names]
+def read_chunk(chunk: Chunk, columns: Iterable[str] | None) -> pa.Table:
+    """The rows of ``chunk`` with ``columns`` (those it has; None: all), field metadata kept; text
+    columns with few distinct values come as dictionary arrays."""
+    info = FOOTERS.get(chunk.path, chunk.version)
+    wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c in info.schema.names]
     if chunk.group < 0:
         table = read_jsonl(chunk.path)
         return table if wanted is None else table.select(wanted)
     if wanted is not None and not wanted:
         return pa.table({"rows": pa.nulls(chunk.rows)}).select([])
-    parquet = pq.ParquetFile(chunk.path)
+    as_dictionary = [c for c in (wanted if wanted is not None else info.schema.names) if c in info.dictionary]
+    parquet = pq.ParquetFile(chunk.path, read_dictionary=as_dictionary or None)
     try:
         return parquet.read_row_group(chunk.group, columns=wanted, use_threads=False)
     finally:

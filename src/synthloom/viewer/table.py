@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..io.formats import table_to_rows
+from ..io.formats import is_json_field, table_to_rows
 from .query import Query, QueryError, chunk_mask
 from .shard_set import Chunk, ShardSet, read_chunk
 
@@ -95,7 +95,7 @@ class TableView:
         return self.shards.columns(chunks)
 
     def read(self, chunk: Chunk, columns: Iterable[str] | None) -> pa.Table:
-        return read_chunk(chunk, self.shards.schema_of(chunk), columns)
+        return read_chunk(chunk, columns)
 
     # -- selection ---------------------------------------------------------------------------------
     def _mask(self, chunk: Chunk, query: Query, fields: dict[str, pa.Field]) -> np.ndarray | None:
@@ -173,7 +173,7 @@ class TableView:
                      shown: list[str]) -> Page:
         if query.sort not in fields:
             raise QueryError(f"sort by {query.sort!r}: no such column; columns: {', '.join(fields)}")
-        if pa.types.is_nested(fields[query.sort].type):
+        if pa.types.is_nested(fields[query.sort].type) or is_json_field(fields[query.sort]):
             raise QueryError(f"sort by {query.sort!r}: it holds lists or objects; sort by a column of text or numbers")
         key = (tuple(c.key for c in chunks), query.key(), query.sort, query.descending)
         order = self._orders.get_item(key)
@@ -273,7 +273,7 @@ class TableView:
         if column not in fields:
             raise QueryError(f"values of {column!r}: no such column; columns: {', '.join(fields)}")
         t = fields[column].type
-        if pa.types.is_nested(t):
+        if pa.types.is_nested(t) or is_json_field(fields[column]):
             return {"column": column, "kind": "nested"}
 
         def summary(chunk: Chunk) -> tuple[Counter | None, int, list[float]]:
@@ -312,7 +312,8 @@ class TableView:
         out: dict[str, Any] = {"column": column, "nulls": nulls, "distinct": None if many else len(total), "kind": "text"}
         if lo is not None:
             out.update(kind="number", min=lo, max=hi, mean=summed / n if n else None)
-        if total and (lo is None or len(total) <= 20):
+        mostly_unique = len(total) > MAX_DISTINCT and len(total) * 2 > sum(total.values())
+        if total and not mostly_unique and (lo is None or len(total) <= 20):
             out["kind"] = "values" if lo is None else "number-values"
             out["values"] = [[v, c] for v, c in total.most_common(MAX_DISTINCT)]
         return out

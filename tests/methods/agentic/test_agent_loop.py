@@ -203,6 +203,7 @@ def test_the_store_environment_runs_through_the_same_loop():
     ({"environment": "text_to_sql", "max_tokens_total": 0}, "max_tokens_total must be >= 1"),
     ({"environment": "text_to_sql", "tool_choice": "none"}, "tool_choice must be 'auto' or 'required'"),
     ({"environment": "text_to_sql", "environment_options": {"size": 3}}, "bad options"),
+    ({"environment": "text_to_sql", "finish_tool": "say done"}, "finish_tool: tool name 'say done' must be"),
 ])
 def test_options_are_checked(options, message):
     with pytest.raises(ValueError, match=message):

@@ -190,6 +190,8 @@ def test_options_are_checked():
         Camel("r", repeat_threshold=1.5)
     with pytest.raises(ValueError, match="max_turns must be >= 1, not 0"):
         Camel("r", max_turns=0)
+    with pytest.raises(ValueError, match="the row is a 'code' session but the step's variant is 'society'; set variant: code"):
+        run([I1, DONE], [S1], record=CODE)
     assert Camel("r", variant="code").reads == {"assistant_role", "user_role", "task", "language", "domain"}
     assert "other" in Camel("r", user_model="other").models
 

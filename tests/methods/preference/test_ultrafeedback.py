@@ -221,8 +221,9 @@ def test_recipe_on_a_scripted_model(tmp_path, scripted_model):
 @needs_embedded
 def test_recipe_end_to_end_on_the_embedded_model(tmp_path):
     out = tmp_path / "uf"
-    run = run_recipe("ultrafeedback", out, "completions=2", "max_tokens=24", "judge_max_tokens=200",
-                     "steps.rate.max_rationale_chars=24", extra_cli_args=("-n", "1"))
+    run = run_recipe("ultrafeedback", out, "completions=2", "max_tokens=24", "judge_max_tokens=160",
+                     "steps.rate.max_rationale_chars=24", "steps.rate.aspects=[honesty, truthfulness]",
+                     extra_cli_args=("-n", "1"))
     assert run["status"] == "completed" and run["counts"]["rate"] == {"in": 1, "ok": 1, "out": 1, "rejected": 0, "errors": 0}
     for r in side_rows(out, "rejected"):  # a 135M judge often ties: the pair step says so
         assert r["_rejected_by"] == "pairs" and r["_reason"]

@@ -10,10 +10,11 @@ from synthloom.envs.code_workspace.workspace import (
     CodeWorkspaceSession,
     SuiteRun,
     WorkspaceRunFailed,
+    observe_suite,
     patch_text,
     run_suite,
     task_problem,
 )
 
 __all__ = ["CodeWorkspaceEnvironment", "CodeWorkspaceSession", "Repo", "SuiteRun", "WorkspaceRunFailed", "bundled_repos",
-           "is_test_file", "load_repo", "patch_text", "run_suite", "task_problem"]
+           "is_test_file", "load_repo", "observe_suite", "patch_text", "run_suite", "task_problem"]

@@ -9,8 +9,9 @@ FAIL_TO_PASS, the tests that still pass its PASS_TO_PASS. Here:
   :func:`~synthloom.methods.code.mutants.local_mutants`, so nothing but the mutated operator changes);
 * :func:`function_sites` / :func:`splice_function`: an LLM's rewrite of one function put in place of the original
   (parsed on the host, never run there);
-* :func:`judge_bug`: kept when some test that passed on the clean repository now fails (a test that now hangs
-  drops the candidate: it would stall every agent run), with the failing and still-passing tests recorded.
+* :func:`judge_bug`: kept when some test that passed on the clean repository now fails (a test that now hangs or
+  runs out of memory drops the candidate: it would stall every agent run), with the failing and still-passing
+  tests recorded.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from ...methods.code.mutants import local_mutants
 from .repos import Repo
-from .workspace import SuiteRun, WorkspaceRunFailed, run_suite
+from .verdict import SuiteRun, WorkspaceRunFailed, run_suite
 
 BUG_KINDS = ("mutation", "rewrite")
 
@@ -155,7 +156,8 @@ def rewrite_candidate(repo: Repo, site: FunctionSite, code: str, explanation: st
 
 
 def judge_bug(clean: SuiteRun, buggy: SuiteRun) -> BugCheck:
-    """Kept when a test that passed on the clean repository fails on the buggy one (none of them hanging)."""
+    """Kept when a test that passed on the clean repository fails on the buggy one (none of them hanging or running
+    out of memory)."""
     before = clean.passed
     broken = [t for t in before if buggy.outcomes.get(t) != "passed"]
     if not broken:
@@ -163,6 +165,10 @@ def judge_bug(clean: SuiteRun, buggy: SuiteRun) -> BugCheck:
     hung = [t for t in broken if buggy.outcomes.get(t) == "timeout"]
     if hung:
         return BugCheck(False, f"a test hangs on it ({hung[0]})")
+    # which of a time or a memory limit a runaway loop hits first depends on the machine: drop both alike
+    exhausted = [t for t in broken if buggy.messages.get(t, "").startswith("MemoryError")]
+    if exhausted:
+        return BugCheck(False, f"a test runs out of memory on it ({exhausted[0]})")
     return BugCheck(True, "kept", broken, [t for t in before if t not in broken],
                     {t: buggy.messages.get(t, "") for t in broken})
 

@@ -9,8 +9,11 @@ fresh jail together with the tool module (``workspace_tools.py``) and the test r
 there in order, and reads the files back with a hidden last call (``dump_workspace``), as ``envs/environment.py``
 does with its database. The host never runs the repository's code, nor an agent's action.
 
-The final check restores the original test files (an agent cannot pass by editing tests), runs the whole suite
-in the sandbox and passes only when every ``fail_tests`` test now passes and no ``pass_tests`` test broke.
+The final check restores the original test files (an agent cannot pass by editing tests), runs every test as its
+own sandbox harness run (``verdict.py``: the repository's code in the untrusted solution process, the original test
+in the trusted harness process, which alone decides) and passes only when every ``fail_tests`` test now passes and
+no ``pass_tests`` test broke. The agent's ``run_tests`` tool keeps the fast in-process runner: its report is only
+an observation, which the verdict never trusts.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import difflib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from ...tools.spec import Tool, ToolModule, tools_from_module_source
 from ...tools.validate import call_problem
 from ..agent_env import OBSERVATION_LIMIT, Verdict, clip
 from .repos import MAX_FILE_CHARS, MAX_TOTAL_CHARS, is_test_file
+from .verdict import SuiteRun, WorkspaceRunFailed, module_roots, run_suite
 
 HERE = Path(__file__).parent
 MODULE_NAME = "code_workspace_tools"
@@ -60,6 +63,12 @@ def runner_source() -> str:
     return (HERE / "runner.py").read_text(encoding="utf-8")
 
 
+@lru_cache(maxsize=1)
+def verdict_sources() -> str:
+    return "\x1f".join((HERE / name).read_text(encoding="utf-8")
+                        for name in ("verdict.py", "verdict_solution.py", "verdict_harness.py"))
+
+
 def run_budget(executor: Any) -> float:
     """Seconds of one sandbox run the workspace's test runs may use (the executor's limit minus a margin)."""
     return max(0.5, float(getattr(executor, "timeout", 5.0)) - RUN_MARGIN)
@@ -72,42 +81,9 @@ def jail_files(files: Mapping[str, str], *, executor: Any, test_timeout: float) 
     return {**files, RUNNER_PATH: runner_source(), CONFIG_PATH: json.dumps(config)}
 
 
-class WorkspaceRunFailed(RuntimeError):
-    """A test run in the sandbox did not report (the run ended, or the runner could not start)."""
-
-
-@dataclass
-class SuiteRun:
-    """One run of a workspace's tests: each test id's ``outcomes`` (passed, failed, error, timeout, not_run),
-    the ``messages`` of the tests that did not pass, and the runner's ``summary`` line."""
-
-    outcomes: dict[str, str] = field(default_factory=dict)
-    messages: dict[str, str] = field(default_factory=dict)
-    summary: str = ""
-
-    @property
-    def passed(self) -> list[str]:
-        return [t for t, o in self.outcomes.items() if o == "passed"]
-
-    @property
-    def not_passed(self) -> list[str]:
-        return [t for t, o in self.outcomes.items() if o != "passed"]
-
-    @staticmethod
-    def from_value(value: Any) -> SuiteRun:
-        if not isinstance(value, dict) or not isinstance(value.get("results"), list):
-            raise WorkspaceRunFailed(f"the test runner returned no results ({str(value)[:200]})")
-        run = SuiteRun(summary=str(value.get("summary") or ""))
-        for entry in value["results"]:
-            if isinstance(entry, dict) and isinstance(entry.get("test"), str):
-                run.outcomes[entry["test"]] = str(entry.get("outcome"))
-                if entry.get("outcome") != "passed":
-                    run.messages[entry["test"]] = str(entry.get("message") or "")
-        return run
-
-
-async def run_suite(executor: Any, files: Mapping[str, str], *, test_timeout: float = 2.0, selection: str = "") -> SuiteRun:
-    """Run ``files``' tests (all, or ``selection``) in one sandbox run of ``executor``."""
+async def observe_suite(executor: Any, files: Mapping[str, str], *, test_timeout: float = 2.0, selection: str = "") -> SuiteRun:
+    """Run ``files``' tests (all, or ``selection``) with the workspace's runner in one sandbox run of ``executor``, as
+    the agent's ``run_tests`` does: an observation, forgeable by the repository's code; verdicts use :func:`run_suite`."""
     module, _ = workspace_module()
     results = await executor.arun([module], [Invocation("suite", RUN_TESTS, {"selection": selection})],
                                   files=jail_files(files, executor=executor, test_timeout=test_timeout))
@@ -225,13 +201,14 @@ class CodeWorkspaceSession:
         return files
 
     async def check(self) -> Verdict:
-        """Run the full suite (original tests) in the sandbox: passed when every originally failing test passes and
-        no originally passing test broke; ``details`` has each test's outcome, the failures' messages and the
-        agent's patch."""
+        """Run every test of the original test files as its own harness run in the sandbox (:func:`run_suite`):
+        passed when every originally failing test passes and no originally passing test broke; ``details`` has each
+        test's outcome, the failures' messages and the agent's patch."""
         restored = sorted(p for p in self.original if is_test_file(p) and self.files.get(p) != self.original[p])
         details: dict[str, Any] = {"patch": patch_text(self.original, self.files), "tests_restored": restored}
         try:
-            run = await run_suite(self.executor, self.final_files(), test_timeout=self.env.test_timeout)
+            run = await run_suite(self.executor, self.final_files(), test_timeout=self.env.test_timeout,
+                                  roots=module_roots(self.original))
         except WorkspaceRunFailed as exc:
             return Verdict(False, f"the final test run did not complete ({exc})", details)
         still = [t for t in self.fail_tests if run.outcomes.get(t) != "passed"]
@@ -281,9 +258,10 @@ class CodeWorkspaceEnvironment:
         return list(workspace_module()[1])
 
     def fingerprint(self) -> str:
-        """A digest of what the sessions run (the tool module, the runner, the options): editing them recomputes."""
-        text = "\x1f".join([workspace_module()[0].source, runner_source(), str(self.test_timeout), str(self.observation_limit),
-                            INSTRUCTIONS])
+        """A digest of what the sessions run (the tool module, the runner, the verdict's programs, the options): editing
+        them recomputes."""
+        text = "\x1f".join([workspace_module()[0].source, runner_source(), verdict_sources(), str(self.test_timeout),
+                            str(self.observation_limit), INSTRUCTIONS])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     async def open(self, task: dict[str, Any], executor: Any) -> CodeWorkspaceSession:

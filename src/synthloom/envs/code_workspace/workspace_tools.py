@@ -116,6 +116,8 @@ def view_file(path: str, start: int = 1, end: int | None = None) -> str:
     last = len(lines) if end is None else min(len(lines), int(end))
     if start > max(len(lines), 1):
         raise ValueError(f"{rel} has {len(lines)} lines; start must be at most {len(lines)}")
+    if last < start and lines:
+        raise ValueError(f"end ({end}) must not be before start ({start})")
     last = min(last, start + VIEW_LINES - 1)
     width = len(str(last))
     shown = [f"{n:>{width}}| {lines[n - 1][:LINE_CHARS]}" for n in range(start, last + 1)]

@@ -17,14 +17,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-DATABASES_DIR = Path(__file__).parent / "databases"
+from .seed_data import AIRLINES, AIRPORTS, COUNTRIES, DEPARTMENTS, FIRST, GRADES, LAST, MODELS, PREFIX, PRODUCTS, STORES
 
-FIRST = ["Olivia", "Liam", "Emma", "Noah", "Ava", "Mateo", "Sofia", "Lucas", "Mia", "Amir", "Chloe", "Ethan", "Yuki", "Arjun",
-         "Zara", "Leon", "Ines", "Omar", "Hana", "Jonas", "Priya", "Diego", "Freya", "Kwame", "Lena", "Tomas", "Aisha", "Ravi",
-         "Nora", "Felix", "Maya", "Hugo", "Elif", "Samuel", "Ingrid", "Chen", "Laila", "Marco", "Anya", "Kofi"]
-LAST = ["Smith", "Garcia", "Müller", "Kim", "Rossi", "Nguyen", "Okafor", "Silva", "Novak", "Haddad", "Jensen", "Tanaka",
-        "Patel", "Kowalski", "Dubois", "Ivanova", "Moreau", "Larsen", "Costa", "Yilmaz", "Brown", "Lopez", "Schmidt", "Sato",
-        "Mensah", "Andersen", "Fischer", "Rahman", "O'Brien", "Petrov"]
+DATABASES_DIR = Path(__file__).parent / "databases"
 
 
 def _names(rng: random.Random, n: int) -> list[str]:
@@ -102,22 +97,6 @@ CREATE TABLE enrollments (
   grade_points REAL
 );
 """
-
-DEPARTMENTS = [("Computer Science", "Turing Hall", ["Introduction to Programming", "Data Structures", "Algorithms",
-                                                   "Operating Systems", "Databases", "Machine Learning"]),
-               ("Mathematics", "Noether Building", ["Calculus I", "Linear Algebra", "Probability", "Real Analysis",
-                                                    "Number Theory"]),
-               ("Physics", "Curie Laboratory", ["Mechanics", "Electromagnetism", "Quantum Mechanics", "Thermodynamics"]),
-               ("Biology", "Darwin Centre", ["Cell Biology", "Genetics", "Ecology", "Microbiology", "Evolution"]),
-               ("Economics", "Keynes House", ["Microeconomics", "Macroeconomics", "Econometrics", "Game Theory"]),
-               ("History", "Herodotus Hall", ["World History", "Medieval Europe", "Modern Asia", "History of Science"]),
-               ("Chemistry", "Lavoisier Wing", ["General Chemistry", "Organic Chemistry", "Biochemistry", "Physical Chemistry"]),
-               ("Linguistics", "Saussure House", ["Phonetics", "Syntax", "Semantics", "Historical Linguistics"])]
-PREFIX = {"Computer Science": "CS", "Mathematics": "MATH", "Physics": "PHYS", "Biology": "BIO", "Economics": "ECON",
-          "History": "HIST", "Chemistry": "CHEM", "Linguistics": "LING"}
-COUNTRIES = ["United States", "Canada", "Germany", "India", "China", "Brazil", "Nigeria", "Japan", "France", "Mexico",
-             "Kenya", "Spain"]
-GRADES = {"A": 4.0, "B": 3.0, "C": 2.0, "D": 1.0, "F": 0.0}
 
 
 def university() -> str:
@@ -222,28 +201,6 @@ CREATE TABLE sale_items (
 );
 """
 
-STORES = [("Portland", "OR"), ("Seattle", "WA"), ("Boise", "ID"), ("Spokane", "WA"), ("Eugene", "OR"), ("Tacoma", "WA"),
-          ("Salem", "OR"), ("Bend", "OR"), ("Olympia", "WA"), ("Missoula", "MT"), ("Reno", "NV"), ("Sacramento", "CA")]
-PRODUCTS = {
-    "Produce": [("Organic Bananas", "FreshFields", 1.29), ("Honeycrisp Apples", "Orchard Co", 3.99), ("Baby Spinach", "FreshFields", 4.49),
-                ("Avocados", "Verde", 5.99), ("Sweet Potatoes", "FarmRoot", 2.79), ("Blueberries", "Orchard Co", 4.99)],
-    "Dairy": [("Whole Milk 1 gal", "Meadow", 4.29), ("Greek Yogurt", "Olympus", 5.49), ("Cheddar Cheese", "Tillamook", 6.99),
-              ("Butter", "Meadow", 4.79), ("Oat Milk", "Oatly", 4.99), ("Cottage Cheese", "Meadow", 3.89)],
-    "Bakery": [("Sourdough Loaf", "Bread Lab", 5.99), ("Bagels 6-pack", "Bread Lab", 4.49), ("Croissants", "Maison", 6.49),
-               ("Whole Wheat Bread", "Dave's", 5.29), ("Blueberry Muffins", "Maison", 5.99)],
-    "Beverages": [("Cold Brew Coffee", "Stumptown", 4.99), ("Sparkling Water 12-pack", "LaCroix", 6.49),
-                  ("Orange Juice", "Tropicana", 4.79), ("Green Tea", "Tazo", 3.99),
-                  ("Kombucha", "GT's", 3.79), ("Cola 6-pack", "Coca-Cola", 5.99)],
-    "Household": [("Paper Towels", "Bounty", 12.99), ("Dish Soap", "Seventh Generation", 4.49), ("Laundry Detergent", "Tide", 14.99),
-                  ("Trash Bags", "Glad", 9.99), ("Sponges 3-pack", "Scotch-Brite", 3.49)],
-    "Snacks": [("Tortilla Chips", "Late July", 4.29), ("Dark Chocolate Bar", "Theo", 3.99), ("Trail Mix", "Kirkland", 8.99),
-               ("Pretzels", "Snyder's", 3.79), ("Granola Bars", "KIND", 6.99), ("Popcorn", "SkinnyPop", 4.49)],
-    "Frozen": [("Frozen Pizza", "Amy's", 8.99), ("Ice Cream", "Tillamook", 6.49), ("Frozen Peas", "Birds Eye", 2.99),
-               ("Veggie Burgers", "Beyond", 7.99), ("Frozen Berries", "Wyman's", 5.49)],
-    "Personal Care": [("Toothpaste", "Tom's", 5.49), ("Shampoo", "Dove", 7.99), ("Sunscreen SPF 50", "Neutrogena", 11.99),
-                      ("Hand Soap", "Method", 3.99), ("Deodorant", "Native", 12.99)],
-}
-
 
 def retail() -> str:
     rng = random.Random(2024_02)
@@ -283,7 +240,7 @@ def retail() -> str:
         items.append((sale, product[0], rng.choices([1, 2, 3, 4, 6], weights=[10, 6, 3, 2, 1])[0], product[4],
                       rng.choice([0.0] * 8 + [0.1, 0.15, 0.25])))
     items.sort()
-    return "".join(["-- Retail chain sample database (synthloom text-to-SQL environment); brands are real, all stores, people,\n"
+    return "".join(["-- Retail chain sample database (synthloom text-to-SQL environment); many brands are real, all stores, people,\n"
                     "-- prices and sales are invented.\n",
                     RETAIL_SCHEMA,
                     _insert("stores", ["store_id", "name", "city", "state", "opened", "floor_area_sqm"], stores),
@@ -349,46 +306,6 @@ CREATE TABLE bookings (
   booked_on TEXT NOT NULL          -- ISO date
 );
 """
-
-AIRPORTS = [("ATL", "Hartsfield-Jackson Atlanta International", "Atlanta", "United States", 33.64, -84.43),
-            ("LAX", "Los Angeles International", "Los Angeles", "United States", 33.94, -118.41),
-            ("ORD", "O'Hare International", "Chicago", "United States", 41.97, -87.91),
-            ("JFK", "John F. Kennedy International", "New York", "United States", 40.64, -73.78),
-            ("SFO", "San Francisco International", "San Francisco", "United States", 37.62, -122.38),
-            ("SEA", "Seattle-Tacoma International", "Seattle", "United States", 47.45, -122.31),
-            ("YYZ", "Toronto Pearson International", "Toronto", "Canada", 43.68, -79.63),
-            ("YVR", "Vancouver International", "Vancouver", "Canada", 49.19, -123.18),
-            ("MEX", "Mexico City International", "Mexico City", "Mexico", 19.44, -99.07),
-            ("GRU", "São Paulo/Guarulhos International", "São Paulo", "Brazil", -23.43, -46.47),
-            ("LHR", "London Heathrow", "London", "United Kingdom", 51.47, -0.45),
-            ("CDG", "Paris Charles de Gaulle", "Paris", "France", 49.01, 2.55),
-            ("FRA", "Frankfurt am Main", "Frankfurt", "Germany", 50.03, 8.57),
-            ("AMS", "Amsterdam Schiphol", "Amsterdam", "Netherlands", 52.31, 4.76),
-            ("MAD", "Adolfo Suárez Madrid-Barajas", "Madrid", "Spain", 40.47, -3.57),
-            ("IST", "Istanbul Airport", "Istanbul", "Turkey", 41.26, 28.74),
-            ("DXB", "Dubai International", "Dubai", "United Arab Emirates", 25.25, 55.36),
-            ("DOH", "Hamad International", "Doha", "Qatar", 25.27, 51.61),
-            ("DEL", "Indira Gandhi International", "Delhi", "India", 28.57, 77.10),
-            ("SIN", "Singapore Changi", "Singapore", "Singapore", 1.36, 103.99),
-            ("HND", "Tokyo Haneda", "Tokyo", "Japan", 35.55, 139.78),
-            ("ICN", "Incheon International", "Seoul", "South Korea", 37.46, 126.44),
-            ("PEK", "Beijing Capital International", "Beijing", "China", 40.08, 116.58),
-            ("SYD", "Sydney Kingsford Smith", "Sydney", "Australia", -33.94, 151.18),
-            ("JNB", "O. R. Tambo International", "Johannesburg", "South Africa", -26.14, 28.25),
-            ("NBO", "Jomo Kenyatta International", "Nairobi", "Kenya", -1.32, 36.93),
-            ("CAI", "Cairo International", "Cairo", "Egypt", 30.12, 31.41),
-            ("ZRH", "Zurich Airport", "Zurich", "Switzerland", 47.46, 8.55),
-            ("CPH", "Copenhagen Kastrup", "Copenhagen", "Denmark", 55.62, 12.66),
-            ("BOG", "El Dorado International", "Bogotá", "Colombia", 4.70, -74.15)]
-AIRLINES = [("DL", "Delta Air Lines", "United States", "SkyTeam", "ATL"), ("AA", "American Airlines", "United States", "oneworld", "ORD"),
-            ("UA", "United Airlines", "United States", "Star Alliance", "SFO"), ("AC", "Air Canada", "Canada", "Star Alliance", "YYZ"),
-            ("BA", "British Airways", "United Kingdom", "oneworld", "LHR"), ("AF", "Air France", "France", "SkyTeam", "CDG"),
-            ("LH", "Lufthansa", "Germany", "Star Alliance", "FRA"), ("EK", "Emirates", "United Arab Emirates", None, "DXB"),
-            ("QR", "Qatar Airways", "Qatar", "oneworld", "DOH"), ("SQ", "Singapore Airlines", "Singapore", "Star Alliance", "SIN"),
-            ("NH", "All Nippon Airways", "Japan", "Star Alliance", "HND"), ("TK", "Turkish Airlines", "Turkey", "Star Alliance", "IST"),
-            ("QF", "Qantas", "Australia", "oneworld", "SYD"), ("AV", "Avianca", "Colombia", "Star Alliance", "BOG")]
-MODELS = [("A320neo", "Airbus", 180), ("A321neo", "Airbus", 220), ("A350-900", "Airbus", 320), ("A380-800", "Airbus", 500),
-          ("737 MAX 8", "Boeing", 172), ("787-9", "Boeing", 290), ("777-300ER", "Boeing", 360), ("E195-E2", "Embraer", 132)]
 
 
 def _km(a: tuple, b: tuple) -> int:

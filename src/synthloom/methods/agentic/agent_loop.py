@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...envs.agent_env import AgentEnvironment, AgentSession, Verdict, finish_tool, open_environment, task_text
+from ...envs.agent_env import AgentEnvironment, AgentSession, Verdict, open_environment, task_text
+from ...envs.agent_env import finish_tool as finish_tool_of
 from ...llm.tools import ToolCall, assistant_message, tool_message
 from ...pipeline.model_step import ModelStep
 from ...pipeline.step import Rejected
@@ -95,7 +97,7 @@ class AgentLoop(ModelStep):
                  task_column: str = "task", system: str | None = None, user: str | None = None, max_steps: int = 10,
                  max_tokens_total: int | None = None, attempts: int = 1, emit: str = "kept", finish_tool: str = "finish",
                  tool_choice: str = "auto", timeout: float = 10.0, memory_mb: int = 512, workers: int | None = None,
-                 citations: tuple[str, ...] | list[str] = (), **kwargs: Any) -> None:
+                 citations: Iterable[str] = (), **kwargs: Any) -> None:
         where = f"agent_loop {name!r}"
         for opt, v in (("max_steps", max_steps), ("attempts", attempts)):
             if int(v) < 1:
@@ -109,6 +111,10 @@ class AgentLoop(ModelStep):
         if tool_choice not in TOOL_CHOICES:
             raise ValueError(f"{where}: tool_choice must be 'auto' or 'required' (for models that call tools only when forced, "
                              f"e.g. the embedded one), not {tool_choice!r}")
+        try:
+            finish_tool_of(finish_tool)
+        except ValueError as exc:
+            raise ValueError(f"{where}: finish_tool: {exc}") from None
         writes = ["task", "environment", "tools", "attempts"] + (
             ["messages", "steps", "verdict", "attempt", "ended"] if emit == "kept" else
             ["prompt", "prompt_messages", "chosen", "rejected", "chosen_verdict", "rejected_verdict", "chosen_attempt",
@@ -160,7 +166,7 @@ class AgentLoop(ModelStep):
         """The tools offered in this session and whether the session itself handles the finish call."""
         tools = list(session.tools)
         handles_finish = any(t.name == self.finish_name for t in tools)
-        return (tools if handles_finish else [*tools, finish_tool(self.finish_name)]), handles_finish
+        return (tools if handles_finish else [*tools, finish_tool_of(self.finish_name)]), handles_finish
 
     def opening(self, record: dict[str, Any], task: dict[str, Any], session: AgentSession) -> list[dict[str, Any]]:
         view = {**user_columns(record), "task": task, "task_text": task_text(task), "finish_tool": self.finish_name,

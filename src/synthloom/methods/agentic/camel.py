@@ -145,6 +145,9 @@ class Camel(ModelStep):
 
     # -- the session --------------------------------------------------------------------------------
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
+        if record.get("variant", self.variant) != self.variant:
+            raise ValueError(f"camel {self.name!r}: the row is a {record['variant']!r} session but the step's variant is "
+                             f"{self.variant!r}; set variant: {record['variant']} on the step")
         view = {**user_columns(record), "word_limit": self.word_limit}
         session = Session()
         specified = await self.specified_task(record, view, session)

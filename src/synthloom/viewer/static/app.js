@@ -22,10 +22,11 @@ SV.hashFor = (path, params) => {
 
 SV.main = () => document.getElementById("main");
 
-SV.show = function show(...nodes) {
-  const main = SV.main();
-  main.replaceChildren(...nodes.flat().filter(Boolean));
-  return main;
+// each route draws into its own view: a page still loading when the address changes draws into a
+// view that is no longer on the page, never over the new one
+SV.show = function show(view, ...nodes) {
+  view.replaceChildren(...nodes.flat().filter(Boolean));
+  return view;
 };
 
 SV.fail = (error) => h("div", {class: "error-box", role: "alert"}, String(error.message || error));
@@ -40,22 +41,31 @@ function parseHash() {
   return {parts: path.split("/").filter(Boolean).map(decodeURIComponent), params: Object.fromEntries(new URLSearchParams(query || ""))};
 }
 
+function markNav() {
+  const {parts} = parseHash();
+  const page = parts[0] || "run";
+  const current = page === "rows" ? "rows/" + (parts[1] || "data") : page === "row" ? "rows/" + (parts[1] || "data") : page;
+  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.page === current));
+}
+
 async function route() {
   SV.timers.forEach(clearInterval);
   SV.timers = [];
   const {parts, params} = parseHash();
   const page = parts[0] || "run";
-  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.page === (page === "rows" ? "rows/" + parts[1] : page)));
+  markNav();
+  const view = h("div", {class: "view"}, "loading…");
+  SV.main().replaceChildren(view);
   try {
-    if (page === "run") await runPage();
-    else if (page === "rows") await SV.rowsPage(parts[1] || "data", params);
-    else if (page === "row") await SV.rowPage(parts[1] || "data", params);
-    else if (page === "call") await SV.callPage(params);
-    else if (page === "find") await SV.findPage(params);
-    else if (page === "compare") await comparePage(params);
-    else SV.show(SV.fail(`no page ${page}`));
+    if (page === "run") await runPage(view);
+    else if (page === "rows") await SV.rowsPage(view, parts[1] || "data", params);
+    else if (page === "row") await SV.rowPage(view, parts[1] || "data", params);
+    else if (page === "call") await SV.callPage(view, params);
+    else if (page === "find") await SV.findPage(view, params);
+    else if (page === "compare") await comparePage(view, params);
+    else SV.show(view, SV.fail(`no page ${page}`));
   } catch (e) {
-    SV.show(SV.fail(e));
+    SV.show(view, SV.fail(e));
   }
 }
 
@@ -66,7 +76,7 @@ async function header() {
   const tab = (page, label, count) => h("a", {href: "#/" + page, "data-page": page}, label, count !== undefined ? h("span", {class: "count"}, SV.fmt(count)) : null);
   const t = run.tables || {};
   document.getElementById("header").replaceChildren(
-    h("div", {class: "title"}, h("b", {}, run.name), " ", statusBadge(run), h("span", {class: "muted path"}, run.path)),
+    h("div", {class: "title"}, h("b", {}, run.name), " ", statusBadge(run, "status"), h("span", {class: "muted path"}, run.path)),
     h("nav", {},
       tab("run", "Run"),
       tab("rows/data", "Data", t.data),
@@ -74,11 +84,12 @@ async function header() {
       "errors" in t ? tab("rows/errors", "Errors", t.errors) : null,
       t.steps ? tab("rows/steps", "Intermediate", t.steps) : null,
       run.compare ? tab("compare", "Compare") : null));
+  markNav();
 }
 
-function statusBadge(run) {
+function statusBadge(run, id) {
   const cls = run.status === "completed" ? "good" : run.status === "running" ? "live" : "bad";
-  return h("span", {class: "badge status " + cls, id: "status"}, run.status === "running" && run.alive === false ? "running? (process gone)" : run.status);
+  return h("span", {class: "badge status " + cls, id}, run.status === "running" && run.alive === false ? "running? (process gone)" : run.status);
 }
 
 // -- the run page --------------------------------------------------------------------------------------
@@ -119,12 +130,12 @@ function reportBlock(report) {
   return h("div", {class: "report"}, h("div", {class: "plots"}, report.plots.map((p) => h("figure", {}, h("img", {src: "/report/" + encodeURIComponent(p), alt: p, loading: "lazy"}), h("figcaption", {}, p)))), metrics);
 }
 
-async function runPage() {
+async function runPage(view) {
   const draw = async () => {
     const run = await SV.api("run");
     const elapsed = run.elapsed_s !== null && run.elapsed_s !== undefined ? `${run.elapsed_s.toFixed(1)} s` : "—";
     const rows = run.rows || {};
-    SV.show(
+    SV.show(view,
       h("section", {class: "facts"},
         h("div", {}, "status ", statusBadge(run), run.status === "running" ? h("span", {class: "muted", id: "live"}, "  live: refreshes every 2 s") : null),
         h("div", {}, "elapsed ", h("b", {}, elapsed)),
@@ -141,7 +152,7 @@ async function runPage() {
 }
 
 // -- comparing two runs ---------------------------------------------------------------------------------
-async function comparePage(params) {
+async function comparePage(view, params) {
   const s = await SV.api("compare");
   const [a, b] = s.runs;
   const key = params.key || (s.keys.includes("id") ? "id" : s.keys[0]);
@@ -152,7 +163,7 @@ async function comparePage(params) {
   const search = h("input", {id: "compare-search", type: "search", placeholder: "search run A", value: params.q || "",
     onkeydown: (e) => e.key === "Enter" && (location.hash = SV.hashFor("compare", {...params, q: e.target.value, offset: 0}))});
   const pairs = h("div", {class: "pairs"}, "loading…");
-  SV.show(
+  SV.show(view,
     h("h2", {}, "Two runs"),
     h("table", {class: "grid"}, h("tr", {}, h("th", {}, ""), h("th", {}, "A: " + a.name), h("th", {}, "B: " + b.name)),
       h("tr", {}, h("td", {}, "path"), h("td", {}, a.path), h("td", {}, b.path)),

@@ -7,23 +7,29 @@ const FIRST_COLUMNS = {rejected: ["_rejected_by", "_reason", "_score"], errors: 
 const HIDDEN = new Set(["_lineage", "_record", "_ref"]);
 const OPS = ["=", "!=", ">", ">=", "<", "<=", "contains", "!contains", "null", "!null"];
 
-function defaultColumns(table, columns) {
+// the table's first columns: a rejected/error row's verdict, then the fullest plain columns (fewest
+// nulls), then nested ones, in table order; the columns a filter or the sort uses are always shown
+function defaultColumns(table, columns, params) {
   const usable = columns.filter((c) => !HIDDEN.has(c.name));
   const names = usable.map((c) => c.name);
   const first = (FIRST_COLUMNS[table] || []).filter((n) => names.includes(n));
-  const flat = usable.filter((c) => c.kind !== "nested" && c.name !== "id" && !first.includes(c.name)).map((c) => c.name);
-  const nested = usable.filter((c) => c.kind === "nested" && !first.includes(c.name)).map((c) => c.name);
-  return [...first, ...flat, ...nested].slice(0, 7).concat(names.includes("id") ? ["id"] : []);
+  const rest = usable.filter((c) => c.name !== "id" && !first.includes(c.name));
+  const fullest = [...rest].sort((a, b) => (a.kind === "nested") - (b.kind === "nested") || (a.nulls ?? 0) - (b.nulls ?? 0));
+  const picked = new Set(fullest.slice(0, 7 - first.length).map((c) => c.name));
+  filtersOf(params).forEach((f) => picked.add(f[0]));
+  if (params.sort) picked.add(params.sort.replace(/^-/, ""));
+  const chosen = [...first, ...rest.map((c) => c.name).filter((n) => picked.has(n) && !first.includes(n))];
+  return chosen.concat(names.includes("id") && !chosen.includes("id") ? ["id"] : []);
 }
 
 function filtersOf(params) {
   try { return JSON.parse(params.f || "[]"); } catch (e) { return []; }
 }
 
-SV.rowsPage = async function rowsPage(table, params) {
+SV.rowsPage = async function rowsPage(view, table, params) {
   const columns = await SV.api("columns", {table});
   const names = columns.map((c) => c.name);
-  const shown = params.cols ? params.cols.split(",").filter((c) => names.includes(c)) : defaultColumns(table, columns);
+  const shown = params.cols ? params.cols.split(",").filter((c) => names.includes(c)) : defaultColumns(table, columns, params);
   const filters = filtersOf(params);
   const offset = Number(params.offset || 0), limit = Number(params.limit || 50);
   const go = (changes) => (location.hash = SV.hashFor("rows/" + table, {...params, offset: 0, ...changes}));
@@ -50,12 +56,11 @@ SV.rowsPage = async function rowsPage(table, params) {
 
   const picker = h("details", {class: "picker", id: "columns"}, h("summary", {}, "columns"),
     h("div", {class: "picker-list"}, names.map((n) => h("label", {}, h("input", {type: "checkbox", value: n, checked: shown.includes(n),
-      onchange: () => go({cols: [...document.querySelectorAll("#columns input:checked")].map((x) => x.value).join(","), offset}) }), " ", n))));
+      onchange: () => go({cols: [...view.querySelectorAll("#columns input:checked")].map((x) => x.value).join(","), offset}) }), " ", n))));
 
   const tabs = h("div", {class: "step-tabs", id: "step-tabs"});
   const body = h("div", {class: "rows-body"}, "loading…");
-  SV.show(h("div", {class: "toolbar"}, search, picker), tabs, h("div", {class: "toolbar"}, "filter ", column, op, value, valueList, add, hint), chips, body);
-  column.dispatchEvent(new Event("change"));
+  SV.show(view, h("div", {class: "toolbar"}, search, picker), tabs, h("div", {class: "toolbar"}, "filter ", column, op, value, valueList, add, hint), chips, body);
 
   const stepColumn = STEP_COLUMN[table];
   if (stepColumn && names.includes(stepColumn)) {
@@ -76,7 +81,8 @@ SV.rowsPage = async function rowsPage(table, params) {
     h("thead", {}, h("tr", {}, shown.map((c) => h("th", {class: "sortable " + sorted(c), title: "sort",
       onclick: () => go({sort: sortKey === c ? "-" + c : sortKey === "-" + c ? "" : c})}, c, sorted(c) === "asc" ? " ▲" : sorted(c) === "desc" ? " ▼" : "")))),
     h("tbody", {}, page.rows.map((row) => h("tr", {onclick: () => open(row), "data-ref": row._ref},
-      shown.map((c) => h("td", {class: typeof row[c] === "number" ? "num" : ""}, row[c] === null || row[c] === undefined ? "" : typeof row[c] === "number" ? SV.fmt(row[c]) : String(row[c])))))));
+      shown.map((c) => h("td", {class: typeof row[c] === "number" ? "num" : "", title: typeof row[c] === "string" && row[c].length > 40 ? row[c] : null},
+        row[c] === null || row[c] === undefined ? "" : typeof row[c] === "number" ? SV.fmt(row[c]) : String(row[c])))))));
   const pager = SV.pager(offset, limit, page.total, page.rows.length, (o) => go({offset: o}));
   body.replaceChildren(h("div", {class: "scroll"}, grid), pager);
   if (page.total === null) {
@@ -183,7 +189,7 @@ function lineagePanel(table, row) {
     h("div", {id: "elsewhere"}));
 }
 
-SV.rowPage = async function rowPage(table, params) {
+SV.rowPage = async function rowPage(view, table, params) {
   const got = await SV.api("row", {table, ref: params.ref});
   const row = got.row;
   const used = new Set(["_lineage", "_ref", "id"]);
@@ -191,7 +197,7 @@ SV.rowPage = async function rowPage(table, params) {
   const contents = contentPanels(row, used);
   const rest = Object.entries(row).filter(([k, v]) => !used.has(k) && v !== null);
   const empty = Object.entries(row).filter(([k, v]) => !used.has(k) && v === null).map(([k]) => k);
-  SV.show(
+  SV.show(view,
     h("div", {class: "row-head"}, h("a", {href: "#/rows/" + table, onclick: (e) => { if (history.length > 1) { e.preventDefault(); history.back(); } }}, "← back"), "  ", h("b", {}, table), " row ", h("code", {id: "row-id"}, row.id ?? "(no id)")),
     verdicts, contents,
     section("Columns", h("dl", {class: "columns"}, rest.map(([k, v]) => [h("dt", {}, k), h("dd", {"data-column": k}, SV.value(k, v))])),
@@ -200,30 +206,33 @@ SV.rowPage = async function rowPage(table, params) {
   if (row.id) {
     const found = await SV.api("find", {id: row.id}).catch(() => []);
     const others = found.filter((f) => !(f.table === table && f.row._ref === row._ref));
-    if (others.length) document.getElementById("elsewhere").replaceChildren(h("h4", {}, "This row at other steps"),
+    if (others.length) view.querySelector("#elsewhere").replaceChildren(h("h4", {}, "This row at other steps"),
       h("ul", {}, others.map((f) => h("li", {}, h("a", {href: SV.hashFor("row/" + f.table, {ref: f.row._ref})}, f.table), " ", h("span", {class: "muted"}, f.row._ref.split("|")[0].split("/").slice(-2).join("/"))))));
   }
 };
 
-SV.findPage = async function findPage(params) {
+SV.findPage = async function findPage(view, params) {
   const found = await SV.api("find", {id: params.id});
   if (found.length === 1) {
     location.replace(SV.hashFor("row/" + found[0].table, {ref: found[0].row._ref}));
     return;
   }
-  SV.show(h("h2", {}, `Rows with id ${params.id}`), found.length ? h("ul", {}, found.map((f) => h("li", {}, h("a", {href: SV.hashFor("row/" + f.table, {ref: f.row._ref})}, f.table, ": ", f.row._ref))))
+  SV.show(view, h("h2", {}, `Rows with id ${params.id}`), found.length ? h("ul", {}, found.map((f) => h("li", {}, h("a", {href: SV.hashFor("row/" + f.table, {ref: f.row._ref})}, f.table, ": ", f.row._ref))))
     : h("p", {class: "muted"}, "no table holds this row: it streamed through a step without being kept (only materialised steps' rows are stored)"));
 };
 
 // -- a cached model call ------------------------------------------------------------------------------------
-SV.callPage = async function callPage(params) {
+SV.callPage = async function callPage(view, params) {
   const got = await SV.api("call", {hash: params.hash, model: params.model});
-  if (!got.calls.length) return SV.show(h("h2", {}, "Model call " + params.hash), h("p", {class: "muted"}, got.note));
-  SV.show(h("h2", {}, "Model call " + params.hash), got.calls.map((c) => {
+  if (!got.calls.length) return SV.show(view, h("h2", {}, "Model call " + params.hash), h("p", {class: "muted"}, got.note));
+  const several = got.calls.length > 1;
+  SV.show(view, h("h2", {}, "Model call " + params.hash),
+    several ? h("p", {class: "muted"}, `${got.calls.length} requests: the structured-output layer added the JSON schema and re-asked after an invalid reply`) : null,
+    got.calls.map((c, i) => {
     const req = c.request;
     const sampling = Object.fromEntries(Object.entries(req).filter(([k]) => !["messages", "prompt", "tools", "json_schema"].includes(k)));
     const res = c.response;
-    return h("div", {class: "call"},
+    return h("div", {class: "call"}, several ? h("h3", {}, `attempt ${i + 1}`) : null,
       h("div", {class: "facts"}, h("div", {}, "model ", h("b", {}, c.identity)), h("div", {}, "fingerprint ", h("code", {}, c.fingerprint)),
         h("div", {}, "answered ", new Date(c.created * 1000).toISOString().replace("T", " ").slice(0, 19), c.elapsed_s !== null ? ` in ${c.elapsed_s.toFixed(3)} s` : "")),
       section("Request", h("div", {class: "muted"}, "sampling ", JSON.stringify(sampling)),

@@ -157,7 +157,7 @@ SV.steps = function steps(list) {
 };
 
 // -- diffs ---------------------------------------------------------------------------------------------
-function tokens(s) { return String(s).match(/\s+|[^\s]+/g) || []; }
+function tokens(s) { return String(s).match(/\s+|[\p{L}\p{N}_]+|[^\s\p{L}\p{N}_]/gu) || []; }
 
 SV.diff = function diff(a, b) {
   let x = tokens(a), y = tokens(b);
@@ -166,11 +166,16 @@ SV.diff = function diff(a, b) {
   const dp = Array.from({length: n + 1}, () => new Uint32Array(m + 1));
   for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) dp[i][j] = x[i] === y[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
   const out = h("div", {class: "diff"});
+  const put = (kind, text) => {  // runs of the same kind become one node
+    const last = out.lastChild;
+    if (last && (kind === "same" ? last.nodeType === Node.TEXT_NODE : last.nodeName === kind.toUpperCase())) last.textContent += text;
+    else out.appendChild(kind === "same" ? document.createTextNode(text) : h(kind, {}, text));
+  };
   let i = 0, j = 0;
   while (i < n || j < m) {
-    if (i < n && j < m && x[i] === y[j]) { out.appendChild(document.createTextNode(x[i])); i++; j++; }
-    else if (j < m && (i >= n || dp[i][j + 1] >= dp[i + 1][j])) { out.appendChild(h("ins", {}, y[j])); j++; }
-    else { out.appendChild(h("del", {}, x[i])); i++; }
+    if (i < n && j < m && x[i] === y[j]) { put("same", x[i]); i++; j++; }
+    else if (j < m && (i >= n || dp[i][j + 1] >= dp[i + 1][j])) { put("ins", y[j]); j++; }
+    else { put("del", x[i]); i++; }
   }
   return out;
 };

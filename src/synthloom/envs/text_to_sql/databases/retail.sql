@@ -1,4 +1,4 @@
--- Retail chain sample database (synthloom text-to-SQL environment); brands are real, all stores, people,
+-- Retail chain sample database (synthloom text-to-SQL environment); many brands are real, all stores, people,
 -- prices and sales are invented.
 CREATE TABLE stores (
   store_id INTEGER PRIMARY KEY,

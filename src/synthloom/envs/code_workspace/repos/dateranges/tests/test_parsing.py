@@ -1,12 +1,13 @@
-import datetime
+from dateranges import format_range, parse_date, parse_range
 
-from dateranges import DateRange, format_range, parse_date, parse_range
 
-D = datetime.date
+def span(date_range):
+    return f"{date_range.start.isoformat()}..{date_range.end.isoformat()}"
 
 
 def test_parse_date():
-    assert parse_date(" 2024-02-29 ") == D(2024, 2, 29)
+    day = parse_date(" 2024-02-29 ")
+    assert (day.year, day.month, day.day) == (2024, 2, 29)
 
 
 def test_parse_date_rejects_bad_text():
@@ -19,8 +20,8 @@ def test_parse_date_rejects_bad_text():
 
 
 def test_parse_range_and_single_day():
-    assert parse_range("2024-01-01..2024-01-31") == DateRange(D(2024, 1, 1), D(2024, 1, 31))
-    assert parse_range("2024-05-05") == DateRange(D(2024, 5, 5), D(2024, 5, 5))
+    assert span(parse_range("2024-01-01..2024-01-31")) == "2024-01-01..2024-01-31"
+    assert span(parse_range("2024-05-05")) == "2024-05-05..2024-05-05"
 
 
 def test_format_round_trip():

@@ -1,8 +1,12 @@
-import datetime
+from dateranges import DateRange, parse_date
 
-from dateranges import DateRange
 
-D = datetime.date
+def D(year, month, day):
+    return parse_date(f"{year:04d}-{month:02d}-{day:02d}")
+
+
+def span(date_range):
+    return f"{date_range.start.isoformat()}..{date_range.end.isoformat()}"
 
 
 def test_days_counts_both_ends():
@@ -34,17 +38,17 @@ def test_overlaps_and_intersection():
     c = DateRange(D(2024, 1, 11), D(2024, 1, 12))
     assert a.overlaps(b) and b.overlaps(a)
     assert not a.overlaps(c)
-    assert a.intersection(b) == DateRange(D(2024, 1, 10), D(2024, 1, 10))
+    assert span(a.intersection(b)) == "2024-01-10..2024-01-10"
     assert a.intersection(c) is None
 
 
 def test_dates_with_step():
     r = DateRange(D(2024, 1, 1), D(2024, 1, 7))
     assert len(r.dates()) == 7
-    assert r.dates(3) == [D(2024, 1, 1), D(2024, 1, 4), D(2024, 1, 7)]
+    assert [day.isoformat() for day in r.dates(3)] == ["2024-01-01", "2024-01-04", "2024-01-07"]
 
 
 def test_shift():
     r = DateRange(D(2024, 1, 30), D(2024, 2, 2)).shift(2)
-    assert r == DateRange(D(2024, 2, 1), D(2024, 2, 4))
-    assert r.shift(-2).start == D(2024, 1, 30)
+    assert span(r) == "2024-02-01..2024-02-04"
+    assert r.shift(-2).start.isoformat() == "2024-01-30"
