@@ -12,12 +12,15 @@ HTTP, the JSON included:
 - searches and filters: every repetition asks a different word or threshold, so no answer comes from the
   viewer's per-chunk count cache; "page" is what the rows table waits for (``exact=0``: the first 50
   matches), "count" the exact number of matches it asks for next (every chunk scanned);
-- in a browser: Playwright with Debian's chromium, from navigation to the first rows drawn (warm viewer).
+- in a browser: Playwright with Debian's chromium, from navigation to the first rows drawn (warm viewer);
+- what keeping each request in the response cache (the lineage links) costs: CPU per uncached request
+  through ``CachedBackend`` on an instant backend, with and without the request kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -27,6 +30,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -134,6 +138,46 @@ def in_browser(url: str, repeats: int) -> dict | None:
     return {"first page drawn in chromium (s)": median_of(times), "samples": [round(x, 3) for x in times]}
 
 
+def request_log_cost(repeats: int, n: int = 20_000) -> dict:
+    """CPU per cache miss through ``CachedBackend`` (writer thread included), requests kept or not."""
+    from synthloom.llm.cache import CachedBackend, ResponseCache
+    from synthloom.llm.types import Choice, Request, Response, Usage
+
+    class Instant:
+        identity = "instant"
+
+        async def complete(self, request):
+            return Response([Choice("an answer " * 20, "stop")], Usage(1, 1))
+
+        async def aclose(self):
+            pass
+
+    async def one(folder: Path, keep: bool) -> float:
+        cache = ResponseCache(folder / f"cache-{keep}-{time.time_ns()}.sqlite")
+        if not keep:
+            put = cache.put
+            cache.put = lambda key, response, **_: put(key, response)
+        model = CachedBackend(Instant(), cache)
+        requests = [Request.chat([{"role": "system", "content": "You are a helpful assistant. " * 5},
+                                  {"role": "user", "content": f"question {i}: " + "tell me more " * 25}], temperature=0.7, seed=i)
+                    for i in range(n)]
+        started = time.process_time()
+        for request in requests:
+            await model.complete(request)
+        cache.flush()
+        cpu = time.process_time() - started
+        cache.close()
+        return cpu / n * 1e6
+
+    samples: dict[bool, list[float]] = {False: [], True: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            for keep in (False, True):
+                samples[keep].append(asyncio.run(one(Path(tmp), keep)))
+    return {"cache miss CPU, response only (us)": median_of(samples[False]),
+            "cache miss CPU, request kept too (us)": median_of(samples[True]), "requests": n}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -155,6 +199,8 @@ def main() -> None:
             print(f"{label:40} {value['median_s']:7.3f} s  {value.get('matches', '')}", flush=True)
         result["browser"] = in_browser(url, args.repeats)
         print(json.dumps(result["browser"]), flush=True)
+    result["request_log"] = request_log_cost(args.repeats)
+    print(json.dumps(result["request_log"]), flush=True)
     result["load_after"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -123,14 +123,15 @@ def test_the_runner_reports_each_outcome_and_explains_failed_asserts(executor):
 
 def test_the_verdict_runs_each_test_in_the_harness_and_explains_what_failed(executor):
     anything = "\n\nclass Anything:\n    def __eq__(self, other):\n        return True\n"
-    files = {**REPORTED, "pkg/__init__.py": REPORTED["pkg/__init__.py"] + anything, "tests/test_c.py": ("import pkg\nfrom pkg import PkgError, explode\n\n\n"
-                                             "def test_package_exception_is_caught():\n    try:\n        explode('mine')\n"
-                                             "    except PkgError as error:\n        assert str(error) == 'nope'\n"
-                                             "    try:\n        explode('mine')\n    except ValueError:\n        pass\n\n\n"
-                                             "def test_error_in_the_package():\n    explode('other')\n\n\n"
-                                             "def test_broken_module():\n    from pkg.broken import VALUE\n\n\n"
-                                             "def test_objects_of_the_package_are_equal_only_to_themselves():\n"
-                                             "    assert pkg.Anything() == 1\n")}
+    files = {**REPORTED, "pkg/__init__.py": REPORTED["pkg/__init__.py"] + anything}
+    files["tests/test_c.py"] = ("import pkg\nfrom pkg import PkgError, explode\n\n\n"
+                                "def test_package_exception_is_caught():\n    try:\n        explode('mine')\n"
+                                "    except PkgError as error:\n        assert str(error) == 'nope'\n"
+                                "    try:\n        explode('mine')\n    except ValueError:\n        pass\n\n\n"
+                                "def test_error_in_the_package():\n    explode('other')\n\n\n"
+                                "def test_broken_module():\n    from pkg.broken import VALUE\n\n\n"
+                                "def test_objects_of_the_package_are_equal_only_to_themselves():\n"
+                                "    assert pkg.Anything() == 1\n")
     suite = run(run_suite(executor, files, test_timeout=0.5))
     assert suite.outcomes == {"tests/test_a.py::test_ok": "passed", "tests/test_a.py::test_compare": "failed",
                               "tests/test_a.py::test_error": "error", "tests/test_a.py::test_hangs": "timeout",
@@ -356,9 +357,10 @@ if hasattr(_main, "Channel"):  # the sandbox's channel in this process: rewrite 
 
     def _forged_send(self, message, _send=_send):
         if isinstance(message, dict) and isinstance(message.get("globals"), list):
-            evaluate = [["evaluate", {"$": "builtin", "v": "eval"}], ["EvaluationError", {"$": "builtin", "v": "Exception"}]]
-            message["globals"] = [["repo", {"$": "dict", "v": [["minicalc", {"$": "dict", "v": evaluate}]]}],
-                                  ["__builtins__", {"$": "builtin", "v": "eval"}]]
+            names = [["evaluate", {"$": "builtin", "v": "eval"}], ["EvaluationError", {"$": "builtin", "v": "Exception"}]]
+            repo = {"$": "dict", "v": [["minicalc", {"$": "dict", "v": names}]]}  # evaluate is the harness's eval
+            shadow = {"$": "dict", "v": [["isinstance", {"$": "builtin", "v": "eval"}]]}
+            message["globals"] = [g for g in message["globals"] if g[0] != "repo"] + [["repo", repo], ["__builtins__", shadow]]
         return _send(self, message)
     _main.Channel.send = _forged_send
 '''

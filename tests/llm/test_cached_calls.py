@@ -71,7 +71,7 @@ def test_put_without_a_request_stores_only_the_response(tmp_path):
         cache.put(b"k" * 16, Response([Choice("x")]))
     conn = _read_only(path)
     assert conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 1
-    assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM sent_requests").fetchone()[0] == 0
 
 
 class JsonOnSecondTry:

@@ -642,3 +642,22 @@ def test_sigterm_to_the_host_leaves_no_jail_behind(tmp_path):
 
 def no_process_with_now(marker: str) -> bool:
     return not [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+
+
+def test_the_harness_never_takes_code_running_builtins_or_its_own_modules_from_the_solution(pool):
+    """Class 3: a solution whose names decode to the harness's own ``exec``/``eval``/``open`` or modules (``os``,
+    ``builtins``) would run solution-chosen code inside the trusted process; the harness refuses those names."""
+    forge = ("import json, os, struct\\n"
+             "verdict = json.dumps({'ok': True, 'got': None, 'error': '', 'kind': None, 'died': False})\\n"
+             "for fd in range(3, 64):\\n    try:\\n        os.write(fd, verdict.encode())\\n    except OSError:\\n        pass\\n"
+             "os._exit(0)\\n")
+    spec = {"kind": "assert", "test": "assert run(program()) == 3"}
+    for runner in ("exec", "eval"):
+        code = f"run = {runner}\n\ndef program():\n    return {forge!r}\n"
+        r = pool.run(code, harness=spec)
+        assert r.status != "passed", (runner, r)
+    r = pool.run("import os as helper\n\ndef run(x):\n    return helper.getpid()\n\ndef program():\n    return 1\n",
+                 harness={"kind": "assert", "test": "import os\nassert helper is not os and helper.__name__ == 'os'"})
+    assert r.status == "passed", r  # a stand-in module, not the harness's own os
+    honest = pool.run("import math\n\ndef run(x):\n    return 3\n\ndef program():\n    return math.pi\n", harness=spec)
+    assert honest.status == "passed", honest

@@ -13,7 +13,7 @@ were not yet checkpointed. ``flush()`` / ``aclose()`` make everything buffered d
 Several processes may share one cache file: WAL lets readers read while one process writes, and
 writers queue on SQLite's lock (``busy_timeout``).
 
-Beside each response the ``requests`` table keeps the request that asked for it (its fingerprint, the
+Beside each response the ``sent_requests`` table keeps the request that asked for it (its fingerprint, the
 backend identity, when it was answered and how long that took), filed under the request the step made
 (:data:`request_origin` when a layer above sent a variant of it), so a row's lineage entry (``model`` =
 the identity, ``prompt_hash`` = the fingerprint's first 16 hex digits) leads to the exact requests and
@@ -41,9 +41,9 @@ _RAW, _ZLIB = 0, 1
 # One row per request sent (appended in rowid order: no key index to maintain), found by ``lineage``: the
 # first 64 bits of the fingerprint a lineage entry's prompt_hash holds (the step's request: ``origin`` when
 # a layer above the cache sent a variant of it, else the request's own), as a signed integer (see lineage_key).
-_REQUESTS_TABLE = ("CREATE TABLE IF NOT EXISTS requests (key BLOB NOT NULL, lineage INTEGER NOT NULL, fingerprint TEXT NOT NULL, "
+_REQUESTS_TABLE = ("CREATE TABLE IF NOT EXISTS sent_requests (key BLOB NOT NULL, lineage INTEGER NOT NULL, fingerprint TEXT NOT NULL, "
                    "identity TEXT NOT NULL, codec INTEGER NOT NULL, value BLOB NOT NULL, elapsed_s REAL, created REAL NOT NULL)")
-_REQUESTS_INDEXES = ("CREATE INDEX IF NOT EXISTS requests_by_lineage ON requests (lineage)",)
+_REQUESTS_INDEXES = ("CREATE INDEX IF NOT EXISTS sent_requests_by_lineage ON sent_requests (lineage)",)
 #: a request waiting to be written (request, identity, elapsed_s, created, origin), encoded by the writer thread
 _Asked = tuple[Request, str, float | None, float, str | None]
 #: a request row as written: lineage, fingerprint, identity, codec, value, elapsed_s, created
@@ -321,7 +321,7 @@ def _insert(conn: sqlite3.Connection, rows: list[tuple[bytes, int, bytes, _Reque
         conn.execute(sql, [v for row in chunk for v in row[:3]])
         asked = [(row[0], *row[3]) for row in chunk if row[3] is not None]
         if asked:
-            sql = ("INSERT INTO requests (key, lineage, fingerprint, identity, codec, value, elapsed_s, created) "
+            sql = ("INSERT INTO sent_requests (key, lineage, fingerprint, identity, codec, value, elapsed_s, created) "
                    "VALUES " + ",".join(["(?,?,?,?,?,?,?,?)"] * len(asked)))
             conn.execute(sql, [v for row in asked for v in row])
 

@@ -1,7 +1,7 @@
 """Looking up the model calls a row's lineage names in a response cache file (read-only).
 
 A lineage entry carries the backend identity (``model``) and the first characters of the request
-fingerprint (``prompt_hash``); the cache's ``requests`` table (see :mod:`synthloom.llm.cache`) holds each
+fingerprint (``prompt_hash``); the cache's ``sent_requests`` table (see :mod:`synthloom.llm.cache`) holds each
 request sent under that same fingerprint (``lineage``: the request the step made — for a structured-output
 call every attempt, schema added or re-asked, shares it) beside the sent request's own ``fingerprint``.
 """
@@ -29,7 +29,7 @@ def find_calls(conn: sqlite3.Connection, prompt_hash: str, identity: str | None 
     try:
         rows = conn.execute(
             "SELECT q.fingerprint, q.identity, q.codec, q.value, q.elapsed_s, q.created, r.codec, r.value "
-            "FROM requests q LEFT JOIN responses r ON r.key = q.key WHERE q.lineage = ? ORDER BY q.created, q.rowid",
+            "FROM sent_requests q LEFT JOIN responses r ON r.key = q.key WHERE q.lineage = ? ORDER BY q.created, q.rowid",
             (lineage_key(prefix),)).fetchall()
     except sqlite3.OperationalError as e:
         if "no such table" in str(e):

@@ -88,10 +88,14 @@ def _read_info(path: Path) -> _FileInfo:
             name = column.path_in_schema
             if "." not in name and column.is_stats_set and column.statistics.has_null_count:
                 nulls[name] = nulls.get(name, 0) + column.statistics.null_count
-            # a dictionary page much smaller than the column chunk: few distinct values (categories,
-            # models, reasons); decoding them as a dictionary skips building one string per row
-            dictionary_bytes = column.data_page_offset - column.dictionary_page_offset if column.has_dictionary_page else None
-            if dictionary_bytes is None or 2 * dictionary_bytes >= column.total_compressed_size:
+            # dictionary-encoded data pages of at most ~8 bits a row (bit-packed indices barely compress):
+            # at most a few hundred distinct values (categories, models, reasons), which decode faster
+            # as a dictionary than as one string per row
+            if not column.has_dictionary_page:
+                small_dictionary.discard(name)
+                continue
+            data_bytes = column.total_compressed_size - (column.data_page_offset - column.dictionary_page_offset)
+            if data_bytes > group.num_rows:
                 small_dictionary.discard(name)
     groups = tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups))
     return _FileInfo(schema, groups, nulls, frozenset(small_dictionary))
@@ -192,7 +196,8 @@ def read_chunk(chunk: Chunk, columns: Iterable[str] | None) -> pa.Table:
     if wanted is not None and not wanted:
         return pa.table({"rows": pa.nulls(chunk.rows)}).select([])
     as_dictionary = [c for c in (wanted if wanted is not None else info.schema.names) if c in info.dictionary]
-    parquet = pq.ParquetFile(chunk.path, read_dictionary=as_dictionary or None)
+    # pre-buffering (coalesced reads on an I/O thread pool) is for remote storage; on local files it costs CPU
+    parquet = pq.ParquetFile(chunk.path, read_dictionary=as_dictionary or None, pre_buffer=False)
     try:
         return parquet.read_row_group(chunk.group, columns=wanted, use_threads=False)
     finally:

@@ -37,7 +37,10 @@ from .repos import TESTS_DIR
 HERE = Path(__file__).parent
 #: seconds a harness run gets on top of the test's own limit (starting the row and the harness, loading the modules)
 START_ALLOWANCE = 1.0
-_OUTCOME = "WorkspaceTestFailed: "
+#: the module name the harness side runs under, and how its report of a test that did not pass ends: this prefix
+#: and one JSON line (``WorkspaceTestFailed`` in verdict_harness.py)
+HARNESS_MODULE = "synthloom_workspace_harness"
+_OUTCOME = f"{HARNESS_MODULE}.WorkspaceTestFailed: "
 _NOT_MODULES = {"setup", "conftest"}
 
 
@@ -155,17 +158,18 @@ _BOOTSTRAP = """for _sl_class in ().__class__.__base__.__subclasses__():
 else:
     _sl_harness = {{}}
 _sl_builtins = _sl_harness["builtins"]
-_sl_side = {{"__builtins__": _sl_builtins, "__name__": "synthloom_workspace_harness"}}
-_sl_builtins.exec(_sl_builtins.compile({prelude!r}, "synthloom_workspace_harness.py", "exec"), _sl_side)
+_sl_side = {{"__builtins__": _sl_builtins, "__name__": {module!r}}}
+_sl_builtins.exec(_sl_builtins.compile({prelude!r}, {filename!r}, "exec"), _sl_side)
 _sl_side["run"](_sl_harness, repo, repo_meta, {spec!r})
 """
 
 
-def test_program(files: Mapping[str, str], path: str, test: str, roots: list[str]) -> str:
+def harness_program(files: Mapping[str, str], path: str, test: str, roots: list[str]) -> str:
     """The harness side of one test: ``files[path]`` (the test file's text) run against the proxies, ``test`` called."""
     paths = sorted(p for p in files if module_name(p) is not None)
     spec = {"path": path, "source": files[path], "test": test, "roots": list(roots), "paths": paths}
-    return _BOOTSTRAP.format(prelude=_source("verdict_harness.py"), spec=spec)
+    return _BOOTSTRAP.format(prelude=_source("verdict_harness.py"), spec=spec, module=HARNESS_MODULE,
+                             filename=f"{HARNESS_MODULE}.py")
 
 
 def outcome_of(result: Any, limit: float) -> tuple[str, str]:
@@ -176,10 +180,10 @@ def outcome_of(result: Any, limit: float) -> tuple[str, str]:
         return "timeout", f"the test ran longer than {limit:g} s"
     verdict = (getattr(result, "extra", None) or {}).get("verdict")
     error = str(verdict.get("error") or "") if isinstance(verdict, dict) else ""
-    at = error.rfind(_OUTCOME)
-    if at >= 0:
+    last = next((line for line in reversed(error.splitlines()) if line.startswith(_OUTCOME)), None)
+    if last is not None:
         try:
-            reported = json.loads(error[at + len(_OUTCOME):].split("\n", 1)[0])
+            reported = json.loads(last[len(_OUTCOME):])
         except ValueError:
             reported = None
         if isinstance(reported, dict) and reported.get("outcome") in ("failed", "error"):
@@ -205,7 +209,7 @@ async def run_suite(executor: Any, files: Mapping[str, str], *, test_timeout: fl
     solution = solution_program(files, roots)
     limit = float(test_timeout) + START_ALLOWANCE
     jobs = [{"code": solution, "files": dict(files), "timeout": limit,
-             "harness": {"kind": "assert", "test": test_program(files, path, test, roots)}} for path, test in pairs]
+             "harness": {"kind": "assert", "test": harness_program(files, path, test, roots)}} for path, test in pairs]
     pool = executor.pool()
     results = await asyncio.to_thread(pool.run_many, jobs) if jobs else []
     run = SuiteRun()

@@ -8,7 +8,7 @@ not pass raises :class:`WorkspaceTestFailed`, whose text is one JSON line ``{"ou
 "message": ...}`` (a failed ``assert`` is explained as the workspace's runner does it: the statement and both sides
 of a comparison); a test that returns is the harness's ``ok`` verdict, the only way to pass.
 
-The test program (see ``verdict.test_program``) runs this source in a namespace of its own with the real builtins:
+The test program (see ``verdict.harness_program``) runs this source in a namespace of its own with the real builtins:
 the names the solution sends land in the program's globals, where they could shadow builtins, so nothing here is
 looked up there. It relies on names of ``sandbox/_harness.py``: ``Remote`` (a proxy), ``RemoteError``,
 ``Channel.dec`` and ``Channel._exception`` (which it guards: see :func:`guard_channel`), ``SolutionDied`` and
