@@ -193,13 +193,21 @@ def _binds(config: SandboxConfig) -> tuple[list[str], list[str]]:
             if not any(real == s or real.startswith(s + "/") for s in sources):
                 sources.append(real)
             sys_path.append(real)
-    for extra in config.extra_ro_binds:
-        real = os.path.realpath(extra)
-        if real == "/tmp" or real.startswith("/tmp/"):
-            raise ValueError(f"sandbox: cannot bind {extra} read-only into the jail: every row gets its own /tmp "
-                             "(its work dir), which hides it; keep bundled data outside /tmp")
-        sources.append(real)
     return sources, sys_path
+
+
+#: where the jail sees ``extra_ro_binds[i]`` (a fixed place outside /tmp, which each row replaces with its work dir)
+EXTRA_BIND_ROOT = "/run/synthloom-data"
+
+
+def jail_path(config: SandboxConfig, host_dir: str, isolation: str) -> str:
+    """The path under which a jail of ``config`` sees the host folder ``host_dir`` (one of its
+    ``extra_ro_binds``): a fixed mount point under bubblewrap, the host path itself in the fallback."""
+    real = [os.path.realpath(d) for d in config.extra_ro_binds]
+    wanted = os.path.realpath(host_dir)
+    if wanted not in real:
+        raise ValueError(f"sandbox: {host_dir} is not among the pool's read-only folders ({', '.join(real) or 'none'})")
+    return f"{EXTRA_BIND_ROOT}/{real.index(wanted)}" if isolation == "bwrap" else wanted
 
 
 def _inner_argv(exe: str, cfg: dict) -> list[str]:
@@ -226,6 +234,13 @@ def bwrap_launch(config: SandboxConfig, *, disable_userns: bool = True) -> Launc
             host_src = _staging_dir(i)
             stage.append((src, host_src))
         argv += ["--ro-bind", host_src, src]
+    for i, extra in enumerate(config.extra_ro_binds):
+        real = os.path.realpath(extra)
+        host_src = real
+        if root and not reachable_by_others(real):
+            host_src = _staging_dir(len(sources) + i)
+            stage.append((real, host_src))
+        argv += ["--ro-bind", host_src, f"{EXTRA_BIND_ROOT}/{i}"]
     for d in _SYSTEM_DIRS:
         if os.path.islink(d):
             argv += ["--symlink", os.readlink(d), d]

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import Any
 
-from .bwrap import Launch, SandboxConfig, plan_launch
+from .bwrap import Launch, SandboxConfig, jail_path, plan_launch
 from .limits import Limits
 from .result import ExecResult, from_worker, infra_failure
 
@@ -238,8 +238,8 @@ class SandboxPool:
 
     ``workers`` defaults to 2 × CPU cores. ``timeout``/``memory_mb``/... are per-run defaults a
     call may override. Workers start lazily and are replaced after ``recycle_after`` runs or
-    when a snippet kills one. ``extra_ro_binds`` are host folders the jail sees read-only at the
-    same path (bundled data a tool reads).
+    when a snippet kills one. ``extra_ro_binds`` are host folders the jail sees read-only (bundled
+    data a tool reads), at :meth:`jail_path`.
     """
 
     def __init__(self, workers: int | None = None, *, timeout: float = 5.0, memory_mb: int = 512,
@@ -272,6 +272,10 @@ class SandboxPool:
         # (PR_SET_PDEATHSIG) fires when the *thread* that forked it exits, so a worker started from a
         # caller's short-lived thread would be killed with that thread.
         self._spawner = ThreadPoolExecutor(self.workers, thread_name_prefix="sandbox-spawn")
+
+    def jail_path(self, host_dir: str) -> str:
+        """Where this pool's jails see ``host_dir`` (one of its ``extra_ro_binds``)."""
+        return jail_path(self.config, host_dir, self.isolation)
 
     def _acquire(self) -> SandboxWorker:
         with self._lock:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -113,11 +113,19 @@ def _settle(done: asyncio.Future, futures: list[asyncio.Future]) -> None:
             future.set_result(done.result()[i])
 
 
-def program_source(units: Sequence[Any], *, strict: bool = False) -> tuple[str, tuple[str, ...]]:
+def data_dirs(units: Sequence[Any]) -> tuple[str, ...]:
+    """The bundled data folders the implementations of ``units`` read."""
+    modules = [getattr(u, "module", None) if hasattr(u, "entry") else u for u in units]
+    return tuple(sorted({m.data_dir for m in modules if m is not None and m.data_dir}))
+
+
+def program_source(units: Sequence[Any], *, strict: bool = False,
+                   jail_path: Callable[[str], str] = lambda d: d) -> tuple[str, tuple[str, ...]]:
     """The solution program that loads ``units`` (Tools or ToolModules) and the data folders it
     reads. Tools expose ``tool.name`` bound to ``tool.module``'s ``tool.entry``; a ToolModule
     exposes all its public functions. With ``strict``, a name bound to two different functions
-    raises :class:`NameClash` (otherwise the last one wins)."""
+    raises :class:`NameClash` (otherwise the last one wins). ``jail_path`` maps a data folder to
+    where the jail sees it (:meth:`SandboxPool.jail_path`)."""
     if strict:
         seen: dict[str, tuple[str, str]] = {}
         for unit in units:
@@ -143,7 +151,8 @@ def program_source(units: Sequence[Any], *, strict: bool = False) -> tuple[str, 
             modules[key] = (module, None)
     lines = [_PRELUDE]
     for module, bind in modules.values():
-        lines.append(f"_sl_load({module.name!r}, {module.source!r}, {module.data_dir!r}, {bind!r})")
+        where = jail_path(module.data_dir) if module.data_dir else None
+        lines.append(f"_sl_load({module.name!r}, {module.source!r}, {where!r}, {bind!r})")
     lines.append("del _sl_load, _sl_types")
     dirs = tuple(sorted({m.data_dir for m, _ in modules.values() if m.data_dir}))
     return "\n".join(lines) + "\n", dirs
@@ -231,9 +240,10 @@ class ToolExecutor:
         invocations = [Invocation.of(c) for c in calls]
         if not invocations:
             return []
-        code, dirs = program_source(units)
+        pool = self.pool(data_dirs(units))
+        code, _ = program_source(units, jail_path=pool.jail_path)
         harness = {"kind": "invoke", "calls": [{"entry": c.name, "args": c.arguments} for c in invocations]}
-        result = self.pool(dirs).run(code, files=dict(files or {}), harness=harness)
+        result = pool.run(code, files=dict(files or {}), harness=harness)
         with self._lock:
             self.runs += 1
             self.calls += len(invocations)
@@ -278,13 +288,14 @@ class ToolExecutor:
         if len(runs) == 1:
             return [self.run(*runs[0])]
         units = [u for run_units, _ in runs for u in run_units]
+        pool = self.pool(data_dirs(units))
         try:
-            code, dirs = program_source(units, strict=True)
+            code, _ = program_source(units, strict=True, jail_path=pool.jail_path)
         except NameClash:
             return [self.run(u, c) for u, c in runs]
         everything = [c for _, calls in runs for c in calls]
         harness = {"kind": "invoke", "calls": [{"entry": c.name, "args": c.arguments} for c in everything]}
-        result = self.pool(dirs).run(code, harness=harness)
+        result = pool.run(code, harness=harness)
         results = results_of(everything, result)
         if any(r.status in _RUN_ENDING for r in results):
             return [self.run(u, c) for u, c in runs]
