@@ -15,6 +15,11 @@ records done), rows out/rejected/errors, and an accounting check:
     .venv/bin/python benchmarks/bench_stream.py                               # 1,000,000 records, cache on
     .venv/bin/python benchmarks/bench_stream.py --records 100000,1000000 --modes cache,no-cache
     .venv/bin/python benchmarks/bench_stream.py --records 20000 --modes cache,rerun   # quick; rerun = all cache hits
+    .venv/bin/python benchmarks/bench_stream.py --engines local,ray --repeats 3        # the Ray engine's overhead
+
+With ``--engines local,ray`` every run is made once per engine (interleaved within each of ``--repeats``) and the
+report ends with the median records/s of each and their ratio; the Ray runs start a local Ray instance on this
+machine's CPUs (peak RSS is the driver's alone, not its workers').
 
 Prints one JSON line per run and writes benchmarks/results/stream.json (every run, the load average around it,
 the machine, the command).
@@ -91,7 +96,8 @@ def child_main(args: argparse.Namespace) -> None:
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench-loopback")
     pipe = build_pipeline(args.n, args.url, args.concurrency, args.source,
                           Path(args.input_file) if args.input_file else None)
-    options = RunOptions(progress="quiet", log=lambda m: None, fresh=True, use_cache=args.mode != "no-cache")
+    options = RunOptions(progress="quiet", log=lambda m: None, fresh=True, use_cache=args.mode != "no-cache",
+                         engine=args.engine or "local")
     profiler = None
     if args.profile_to:
         import cProfile
@@ -214,11 +220,11 @@ def check_accounting(n: int, child: dict[str, Any], out: Path) -> list[str]:
 
 
 def run_child(n: int, mode: str, url: str, out: Path, args: argparse.Namespace, input_file: Path | None,
-              cprofile: Path | None) -> dict[str, Any]:
+              cprofile: Path | None, engine: str = "local") -> dict[str, Any]:
     result_file = out.parent / f"{out.name}.result.json"
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--n", str(n), "--url", url,
                "--out", str(out), "--mode", mode, "--concurrency", str(args.concurrency), "--source", args.source,
-               "--result-file", str(result_file)]
+               "--result-file", str(result_file), "--engine", engine]
     if input_file is not None:
         command += ["--input-file", str(input_file)]
     if cprofile is not None:
@@ -237,7 +243,7 @@ def run_child(n: int, mode: str, url: str, out: Path, args: argparse.Namespace, 
     sampler.stop()
     load_after = os.getloadavg()
     record: dict[str, Any] = {
-        "records": n, "mode": mode, "source": args.source, "concurrency": args.concurrency,
+        "records": n, "mode": mode, "engine": engine, "source": args.source, "concurrency": args.concurrency,
         "load_avg_before": [round(x, 2) for x in load_before], "load_avg_after": [round(x, 2) for x in load_after],
         "wall_s": round(wall, 2),
     }
@@ -286,6 +292,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cprofile", action="store_true", help="cProfile each child; .prof files go to benchmarks/results")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds before a run is abandoned")
     p.add_argument("--results", default=str(RESULTS), help="JSON file to write")
+    p.add_argument("--engines", default="local", help="comma-separated, from local, ray: each run made on each engine")
+    p.add_argument("--repeats", type=int, default=1, help="repeat every run this many times (medians reported)")
+    p.add_argument("--engine", help=argparse.SUPPRESS)
     # the child's own arguments
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -296,6 +305,54 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--result-file", help=argparse.SUPPRESS)
     p.add_argument("--profile-to", help=argparse.SUPPRESS)
     return p.parse_args(argv)
+
+
+def run_modes(n: int, modes: list[str], engine: str, server: Any, work: Path, args: argparse.Namespace) -> list[dict]:
+    """Every mode of one record count on one engine (a rerun replays the cache run's folder)."""
+    runs = []
+    input_file = None
+    if args.source == "file":
+        input_file = work / f"prompts-{n}.jsonl"
+        write_jsonl(input_file, n)
+    for mode in modes:
+        folder = "cache" if mode == "rerun" else mode
+        out = work / f"run-{n}-{engine}-{folder}"
+        if mode == "rerun" and not (out / ".state" / "cache.sqlite").exists():
+            print(f"skipping rerun for {n}: run mode 'cache' first (--modes cache,rerun)", file=sys.stderr)
+            continue
+        if mode == "rerun":  # the rerun starts its journal afresh; drop the old one so sampling sees progress
+            (out / ".state" / "journal.jsonl").unlink(missing_ok=True)
+        server.reset_stats()
+        prof = BENCH_DIR / "results" / f"stream-{n}-{engine}-{mode}.prof" if args.cprofile else None
+        if prof is not None:
+            prof.parent.mkdir(parents=True, exist_ok=True)
+        record = run_child(n, mode, server.url, out, args, input_file, prof, engine)
+        record["server_requests"] = server.stats().get("by_path", {}).get("/v1/chat/completions", 0)
+        runs.append(record)
+        print(json.dumps({k: v for k, v in record.items() if k not in ("counts", "usage_total", "rss_timeline")}),
+              flush=True)
+        if not args.keep and mode != "cache":
+            shutil.rmtree(out, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work / f"run-{n}-{engine}-cache", ignore_errors=True)
+    return runs
+
+
+def engine_summary(runs: list[dict]) -> dict[str, Any]:
+    """Median records/s per (records, mode, engine), and Ray's time over the local engine's."""
+    import statistics
+
+    groups: dict[tuple, list[float]] = {}
+    for r in runs:
+        if r.get("records_per_s"):
+            groups.setdefault((r["records"], r["mode"], r.get("engine", "local")), []).append(r["records_per_s"])
+    out: dict[str, Any] = {}
+    for (n, mode, engine), rates in sorted(groups.items()):
+        out[f"{n}/{mode}/{engine}"] = {"median_records_per_s": round(statistics.median(rates), 1), "runs": len(rates)}
+        local = groups.get((n, mode, "local"))
+        if engine == "ray" and local:
+            out[f"{n}/{mode}/ray"]["overhead_vs_local"] = round(statistics.median(local) / statistics.median(rates) - 1, 3)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,34 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
     try:
+        engines = [e.strip() for e in args.engines.split(",") if e.strip()]
         with FakeOpenAIServer(FakeServerConfig(latency_s=0.0)) as server:
-            for n in counts:
-                input_file = None
-                if args.source == "file":
-                    input_file = work / f"prompts-{n}.jsonl"
-                    write_jsonl(input_file, n)
-                for mode in modes:
-                    folder = "cache" if mode == "rerun" else mode  # a rerun replays the cache run's folder
-                    out = work / f"run-{n}-{folder}"
-                    if mode == "rerun" and not (out / ".state" / "cache.sqlite").exists():
-                        print(f"skipping rerun for {n}: run mode 'cache' first (--modes cache,rerun)", file=sys.stderr)
-                        continue
-                    if mode == "rerun":  # the rerun starts its journal afresh; drop the old one so sampling sees progress
-                        (out / ".state" / "journal.jsonl").unlink(missing_ok=True)
-                    server.reset_stats()
-                    prof = BENCH_DIR / "results" / f"stream-{n}-{mode}.prof" if args.cprofile else None
-                    if prof is not None:
-                        prof.parent.mkdir(parents=True, exist_ok=True)
-                    record = run_child(n, mode, server.url, out, args, input_file, prof)
-                    record["server_requests"] = server.stats().get("by_path", {}).get("/v1/chat/completions", 0)
-                    runs.append(record)
-                    print(json.dumps({k: v for k, v in record.items()
-                                      if k not in ("counts", "usage_total", "rss_timeline")}),
-                          flush=True)
-                    if not args.keep and mode != "cache":
-                        shutil.rmtree(out, ignore_errors=True)
-                if not args.keep:
-                    shutil.rmtree(work / f"run-{n}-cache", ignore_errors=True)
+            for _ in range(args.repeats):
+                for engine in engines:
+                    for n in counts:
+                        runs += run_modes(n, modes, engine, server, work, args)
     finally:
         if not args.keep and not args.work_dir:
             shutil.rmtree(work, ignore_errors=True)
@@ -351,8 +386,10 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([".venv/bin/python", "benchmarks/bench_stream.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "rss_target_mb": RSS_TARGET_MB,
+        "summary": engine_summary(runs),
         "runs": runs,
     }
+    print(json.dumps({"summary": report["summary"]}, indent=1))
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(report, indent=2) + "\n")

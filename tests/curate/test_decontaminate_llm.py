@@ -14,6 +14,7 @@ from synthloom.io.shards import read_shards
 from synthloom.llm.types import Choice, Response, Usage
 from synthloom.pipeline.context import StepContext
 from synthloom.pipeline.step import Rejected
+from synthloom.testing.fake_server import FakeOpenAIServer, FakeServerConfig
 
 BENCH = [
     "James writes a 3-page letter to 2 different friends twice a week. How many pages does he write a year?",
@@ -119,15 +120,27 @@ def test_bad_options(bench_file):
         DecontaminateLLM("s", against=str(bench_file), prompt_kind="poetry")
 
 
-def test_pipeline_on_fake_server_unparseable_replies_become_error_rows(tmp_path, bench_file, fake_model):
-    # the fake server echoes the user message, which says neither True nor False
+def test_pipeline_on_fake_server_unparseable_replies_become_error_rows(tmp_path, bench_file):
+    # a server without JSON schemas answers free text; the fake one echoes the user message, which says
+    # neither True nor False
     rows = [{"text": PARA}, {"text": "Describe the smell of rain on hot asphalt."}]
     step = DecontaminateLLM("llm_decon", against=str(bench_file), columns="text")
-    res = run_pipeline(Pipeline([RecordsSource("seeds", rows=rows), step], models={"default": fake_model}),
-                       tmp_path / "o", RunOptions(progress="quiet", log=lambda m: None))
+    with FakeOpenAIServer(FakeServerConfig(json_schema_supported=False)) as server:
+        res = run_pipeline(Pipeline([RecordsSource("seeds", rows=rows), step],
+                                    models={"default": f"openai:fake@{server.url}"}),
+                           tmp_path / "o", RunOptions(progress="quiet", log=lambda m: None))
     c = res.counts["llm_decon"]
     assert c.rows_in == 2 and c.errors == 1 and c.ok == 1 and c.balanced
     assert [r["text"] for r in read_shards(tmp_path / "o" / "data")] == [rows[1]["text"]]
+
+
+def test_a_server_with_json_schemas_answers_the_verdict(tmp_path, bench_file, fake_model):
+    # the fake server answers the schema {"verdict": "True"|"False"} with its first value: a rephrase
+    rows = [{"text": PARA}]
+    step = DecontaminateLLM("llm_decon", against=str(bench_file), columns="text")
+    res = run_pipeline(Pipeline([RecordsSource("seeds", rows=rows), step], models={"default": fake_model}),
+                       tmp_path / "o", RunOptions(progress="quiet", log=lambda m: None))
+    assert res.counts["llm_decon"].rejected == 1
 
 
 @pytest.mark.slow

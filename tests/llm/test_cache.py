@@ -286,3 +286,29 @@ def test_cache_opened_empty_answers_misses_without_sql_and_still_finds_its_own_e
     assert reopened._bloom is None  # not empty: every lookup asks SQLite
     assert reopened.get(keys[0]).text == "r1" and reopened.get(keys[150]) is None
     reopened.close()
+
+
+def test_a_small_cache_is_read_whole_on_the_first_lookup_and_stays_exact(tmp_path, monkeypatch):
+    from synthloom.llm import cache as cache_module
+    from synthloom.llm.types import Choice, Response
+
+    path = tmp_path / "c.sqlite"
+    keys = [bytes([i]) * 16 for i in range(1, 60)]
+    with ResponseCache(path) as cache:
+        for k in keys[:40]:
+            cache.put(k, Response([Choice(f"r{k[0]}")], usage=Usage(3, 4)))
+    reopened = ResponseCache(path)
+    hit = reopened.get(keys[7])
+    assert reopened._preloaded is not None and len(reopened._preloaded) == 40
+    assert hit.text == "r8" and hit.cached and hit.usage.completion_tokens == 4
+    with ResponseCache(path) as other:  # another process's answer, written after the preload
+        other.put(keys[50], Response([Choice("late")]))
+    reopened.put(keys[45], Response([Choice("own")]))
+    reopened.flush()
+    assert reopened.get(keys[50]).text == "late" and reopened.get(keys[45]).text == "own"
+    assert reopened.get(keys[55]) is None
+    reopened.close()
+    monkeypatch.setattr(cache_module, "PRELOAD_MAX_BYTES", 1024)
+    big = ResponseCache(path)
+    assert big.get(keys[0]).text == "r1" and big._preloaded is None  # over the size: one query per lookup
+    big.close()

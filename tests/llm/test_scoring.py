@@ -66,15 +66,25 @@ def test_summary_values_batching_and_truncation(scorer):
     assert len(long.logprobs) == 256 - prefix and long.truncated == 400 - (256 - prefix)
 
 
-def test_only_in_process_models_can_score():
+def test_which_models_can_score():
     from synthloom.llm.scoring import scorer_for_model
-    from synthloom.llm.spec import parse_model_spec
+    from synthloom.llm.server_scoring import ServerScorer
+    from synthloom.llm.spec import ModelConfig, parse_model_spec
     from synthloom.llm.types import PermanentError
 
     class Registry:
-        configs = {"judge": parse_model_spec("openai:gpt@http://127.0.0.1:9/v1", name="judge")}
+        configs = {"judge": parse_model_spec("openai:gpt@http://127.0.0.1:9/v1", name="judge"),
+                   "off": parse_model_spec("openai:gpt@http://127.0.0.1:9/v1", name="off", prompt_logprobs="none"),
+                   "other": ModelConfig(name="other", backend="other", model="m", spec="other:m")}
 
-    with pytest.raises(PermanentError, match="needs the model in-process"):
-        scorer_for_model(Registry(), "judge")
+        def get(self, name):
+            return f"the layered model {name}"
+
+    scorer = scorer_for_model(Registry(), "judge")
+    assert isinstance(scorer, ServerScorer) and scorer.model == "the layered model judge"
+    with pytest.raises(PermanentError, match="model 'off' .* has prompt_logprobs: none"):
+        scorer_for_model(Registry(), "off")
+    with pytest.raises(PermanentError, match="model 'other' .* cannot score given text"):
+        scorer_for_model(Registry(), "other")
     with pytest.raises(PermanentError, match="no model named 'x'"):
         scorer_for_model(Registry(), "x")

@@ -29,8 +29,10 @@ def files(tmp_path_factory) -> dict[str, str]:
                                          for i in range(2)))
     (d / "personas.jsonl").write_text(json.dumps({"persona": "A baker", "who": "A pilot"}) + "\n")
     (d / "bench2.jsonl").write_text(json.dumps({"question": "What is 3+3?", "answer": "6"}) + "\n")
+    (d / "knowledge.jsonl").write_text(json.dumps({"document": "A short document.", "seed_examples": [
+        {"context": "c", "questions_and_answers": [{"question": "q", "answer": "a"}]}] * 5}) + "\n")
     return {"rows": str(d / "rows.jsonl"), "bench": str(d / "bench.jsonl"), "bench2": str(d / "bench2.jsonl"), "tax": str(d / "tax.jsonl"),
-            "personas": str(d / "personas.jsonl")}
+            "personas": str(d / "personas.jsonl"), "knowledge": str(d / "knowledge.jsonl")}
 
 
 def required(type_name: str, files: dict[str, str]) -> dict[str, typing.Any]:
@@ -57,6 +59,7 @@ def required(type_name: str, files: dict[str, str]) -> dict[str, typing.Any]:
         "judge_pairwise": {"response_a": "a", "response_b": "b"},
         "judge_jury": {"models": ["default", "second"]},
         "lab_taxonomy": {"path": files["tax"]},
+        "lab_knowledge": {"path": files["knowledge"]},
         "attribute_sampler": {"attributes": {"colour": ["red", "blue"]}},
         "attribute_assign": {"attributes": {"colour": ["red", "blue"]}},
         "magpie_tag": {"task": "quality"},
@@ -117,7 +120,8 @@ MUTATIONS: dict[tuple[str, str], typing.Any] = {
 #: the verified-reasoning methods: one sampling mode, and their choices of a few named values
 MUTATIONS.update({(t, "sampling"): "seeds" for t in (
     "rejection_sampling", "pass_rate", "star", "long_cot", "metamath", "backward_synthesis",
-    "learning_from_mistakes", "math_shepherd", "self_correction", "orca_math_harden")})
+    "learning_from_mistakes", "math_shepherd", "self_correction", "orca_math_harden", "orca_math_ama")})
+MUTATIONS.update({("code_repair", "visible_tests"): 2, ("backward_synthesis", "augmentations"): ["numbers"]})
 MUTATIONS.update({("rejection_sampling", "emit"): "pairs", ("metamath", "mask"): "first"})
 #: the taxonomy/document instruction methods: named choices, [min, max] ranges, demonstrations, files
 SRC = Path(__file__).parents[2] / "src" / "synthloom"
@@ -129,6 +133,7 @@ MUTATIONS.update({
     ("humpback_backward", "examples"): [{"instruction": "Say hi.", "output": "Hi."}],
     ("agent_instruct_seed", "skill"): "text_modification",
     ("lab_taxonomy", "path"): str(SRC / "recipes/builtin/lab_taxonomy.jsonl"),
+    ("lab_knowledge", "path"): str(SRC / "recipes/builtin/lab_knowledge.jsonl"), ("lab_faithfulness", "min_score"): "NO",
     ("agent_instruct_seed", "skills_file"): str(SRC / "methods/instructions/agent_instruct_skills.json"),
 })
 #: Self-Instruct, Evol-Instruct, Magpie, Persona Hub, attribute samplers: named choices and files that exist
@@ -209,6 +214,15 @@ MUTATIONS.update({
     ("agent_loop", "environment"): "store", ("agent_loop", "environment_options"): {"observation_limit": 1000},
     ("agent_loop", "emit"): With("pairs", attempts=2), ("agent_loop", "tool_choice"): "required",
     ("text_to_sql_tasks", "databases"): ["retail"], ("text_to_sql_tasks", "difficulties"): ["hard"],
+})
+#: seeds mined from source files (OSS-Instruct, Case2Code), GLAN's taxonomy, Humpback's rounds, Nemotron's constraints
+MUTATIONS.update({
+    ("oss_instruct_windows", "path"): str(SRC / "methods/code/seed_corpus/grids.py"), ("oss_instruct_windows", "pattern"): "*_tools.py",
+    ("case2code_functions", "path"): str(SRC / "methods/code/seed_corpus/grids.py"), ("case2code_functions", "pattern"): "*_tools.py",
+    ("glan_sample_sessions", "sessions_per_difficulty"): {"basic": [1, 2]},
+    ("glan_taxonomy", "reviewed"): str(SRC / "recipes/builtin/glan_disciplines.jsonl"),
+    ("humpback_self_curation", "examples"): [{"instruction": "Say hi.", "output": "Hi."}],
+    ("nemotron_if_constraints", "kinds"): ["case:lowercase"],
 })
 #: SWE-smith in miniature: repositories that exist, bug methods
 MUTATIONS.update({("swe_repos", "repos"): ["minicalc"], ("swe_bugs", "methods"): ["mutation"]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import signal
 import sys
@@ -80,6 +81,8 @@ def run(
     recipe: str = typer.Argument(..., help="built-in recipe name (see `synthloom recipes`) or a YAML file"),
     output: Path | None = typer.Option(None, "-o", "--output", help="run directory (default: runs/NAME)"),
     n: int | None = typer.Option(None, "-n", help="number of records: caps every source (and sets the recipe's `n` parameter)"),
+    rows: int | None = typer.Option(None, "--rows", help="rows to keep: draw from the sources (growing -n) until N rows pass every filter"),
+    max_attempts: int | None = typer.Option(None, "--max-attempts", help="--rows: most records drawn per source (default 10 × --rows)"),
     model: str | None = typer.Option(None, "--model", help="model spec for the `default` model: embedded | gguf:PATH | openai:MODEL@URL"),
     set_: list[str] = typer.Option([], "--set", help="override a parameter: --set key=value (repeatable)"),
     fresh: bool = fresh_option("discard this run directory's outputs and start over (cached responses are kept)"),
@@ -92,6 +95,11 @@ def run(
     max_cost: float | None = typer.Option(None, "--max-cost", help="budget: stop cleanly at this cost (model prices in the recipe)"),
     quiet: bool = quiet_option(),
     plain: bool = typer.Option(False, "--plain", help="plain periodic progress lines even on a terminal"),
+    batch: bool = typer.Option(False, "--batch", help="send model requests through the provider's batch API "
+                               "(openai, anthropic models; half price, answers within 24 h)"),
+    engine: str | None = typer.Option(None, "--engine", help="local (default) or ray: spread the work over a Ray cluster"),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="--engine ray: an existing cluster (default: start Ray here)"),
+    ray_workers: int | None = typer.Option(None, "--ray-workers", help="--engine ray: worker actors per step chain (default: the cluster's CPUs)"),
 ) -> None:
     """Run a recipe into a run directory; rerunning the same command resumes it."""
     from ..engine.run import RunOptions
@@ -102,6 +110,7 @@ def run(
 
     _check_format(fmt)
     _check_run_flags(n, partition_size, max_requests, max_tokens_budget, max_cost)
+    run_rows.check_rows_flags(n, rows, max_attempts)
     try:
         if output is not None:
             check_writable_folder(output, "-o")
@@ -117,6 +126,7 @@ def run(
     except RecipeError as e:
         _fail(str(e))
     pipeline = loaded.pipeline
+    engine = _check_engine(engine or loaded.engine, ray_address, ray_workers)
     out_dir = output or Path("runs") / pipeline.name
     try:
         check_writable_folder(out_dir, "-o")
@@ -130,13 +140,17 @@ def run(
         limit=n, fresh=fresh, use_cache=not no_cache, cache_dir=cache_dir, partition_size=partition_size,
         data_format=fmt, progress="quiet" if quiet else ("plain" if plain else "auto"), budget=budget,
         recipe_text=loaded.resolved_text, recipe_source=loaded.source, log=_progress_log(quiet),
+        engine=engine, ray_address=ray_address, ray_workers=ray_workers, batch=batch,
     )
-    _run_and_report(pipeline, out_dir, options, quiet)
+    target = run_rows.rows_target(n, rows, max_attempts, loaded, recipe, sets, model, options.log)
+    _run_and_report(pipeline, out_dir, options, quiet, target)
 
 
-def _run_and_report(pipeline, out_dir: Path, options, quiet: bool):
+def _run_and_report(pipeline, out_dir: Path, options, quiet: bool, target=None):
     """Run ``pipeline`` into ``out_dir``, print the summary and return the result; exits 2 on a
-    pipeline or model error, 130 when interrupted, 3 when the run stopped before the end."""
+    pipeline or model error, 130 when interrupted, 3 when the run stopped before the end (or, with
+    ``target`` (a :class:`~.run_rows.RowsTarget`: ``--rows``), before keeping the rows asked for)."""
+    from ..engine.ray_engine import RayEngineError
     from ..engine.run import run_pipeline
     from ..engine.run_end import INTERRUPTED, RunAborted
     from ..io.rundir_guard import RunDirError
@@ -145,9 +159,17 @@ def _run_and_report(pipeline, out_dir: Path, options, quiet: bool):
 
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)  # outside the run's loop: like Ctrl-C
     try:
-        result = run_pipeline(pipeline, out_dir, options)
-        _report(result, quiet)
-    except (PipelineError, ModelSpecError, RunDirError) as e:
+        outcome = None
+        if target is None:
+            result = run_pipeline(pipeline, out_dir, options)
+        else:
+            from ..engine.target_rows import run_to_target
+
+            outcome = run_to_target(target.build, out_dir, options, rows=target.rows, max_attempts=target.max_attempts,
+                                    run=run_pipeline)
+            result = outcome.result
+        _report(result, quiet, pipeline if outcome is None or not outcome.reached else None)
+    except (PipelineError, ModelSpecError, RunDirError, RayEngineError) as e:
         _fail(str(e))
     except RunAborted as e:
         err.print(f"[yellow]{e.status}[/yellow]: {escape(str(e))}", highlight=False)
@@ -161,6 +183,8 @@ def _run_and_report(pipeline, out_dir: Path, options, quiet: bool):
         raise typer.Exit(EXIT_INTERRUPTED)
     if not result.ok:
         raise typer.Exit(EXIT_STOPPED)
+    if outcome is not None:
+        run_rows.report_target(outcome)
     return result
 
 
@@ -168,7 +192,7 @@ def _terminate_as_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _report(result, quiet: bool) -> None:
+def _report(result, quiet: bool, pipeline=None) -> None:
     if not quiet:
         t = Table(title="rows per step (in = ok + rejected + errors)")
         for col in ("step", "in", "ok", "out", "rejected", "errors"):
@@ -191,6 +215,8 @@ def _report(result, quiet: bool) -> None:
         if result.retryable_errors:
             out.print(f"{result.retryable_errors} rows failed because the model did (see errors/); "
                       "rerun the same command to retry them")
+        if pipeline is not None:
+            run_rows.report_removed(result, pipeline)
     else:
         err.print(f"[yellow]{result.status}[/yellow]: {result.message}")
 
@@ -221,6 +247,24 @@ def _check_run_flags(n: int | None, partition_size: int, max_requests: int | Non
         _fail(f"--max-cost {max_cost}: must be a positive amount; fix: give e.g. --max-cost 5.0 or leave it out")
 
 
+def _check_engine(engine: str, ray_address: str | None, ray_workers: int | None) -> str:
+    """The engine to run on; Ray flags without ``--engine ray`` or Ray not installed: one-line errors."""
+    if engine not in ("local", "ray"):
+        _fail(f"--engine {engine}: give local or ray")
+    if engine != "ray" and (ray_address or ray_workers is not None):
+        _fail("--ray-address/--ray-workers apply to Ray runs; fix: add --engine ray (or `engine: ray` in the recipe)")
+    if ray_workers is not None and ray_workers < 1:
+        _fail(f"--ray-workers {ray_workers}: must be at least 1; fix: leave it out to use every CPU of the cluster")
+    if engine == "ray":
+        from ..engine.ray_engine import RayEngineError, import_ray
+
+        try:
+            import_ray()
+        except RayEngineError as e:
+            _fail(str(e))
+    return engine
+
+
 def _check_format(fmt: str) -> None:
     if fmt not in ("parquet", "jsonl"):
         _fail(f"--format must be parquet or jsonl, not {fmt!r}")
@@ -232,10 +276,15 @@ def _progress_log(quiet: bool):
 
 
 @app.command()
-def recipes() -> None:
+def recipes(as_json: bool = typer.Option(False, "--json", help="print JSON: name, title, citation, params with defaults")) -> None:
     """List the built-in recipes with the paper each implements."""
     from ..recipes.build import builtin_catalogue
 
+    if as_json:
+        from ..recipes.listing import recipe_catalogue
+
+        sys.stdout.write(json.dumps(recipe_catalogue(), indent=2, ensure_ascii=False, default=str) + "\n")
+        return
     t = Table(show_header=True)
     t.add_column("recipe", no_wrap=True)
     t.add_column("what it makes")
@@ -265,7 +314,10 @@ def _short_citation(paper: str | None) -> str | None:
 
 
 @app.command()
-def show(name: str = typer.Argument(..., help="built-in recipe name")) -> None:
+def show(
+    name: str = typer.Argument(..., help="built-in recipe name"),
+    options: bool = typer.Option(False, "--options", help="print JSON: every option of every step, with its default and value"),
+) -> None:
     """Print a built-in recipe, to copy and edit."""
     from ..recipes.loader import RecipeError, resolve_recipe_path
 
@@ -273,7 +325,24 @@ def show(name: str = typer.Argument(..., help="built-in recipe name")) -> None:
         path = resolve_recipe_path(name)
     except RecipeError as e:
         _fail(str(e))
+    if options:
+        _show_options(name)
+        return
     sys.stdout.write(path.read_text(encoding="utf-8"))
+
+
+def _show_options(name: str) -> None:
+    """``show NAME --options``: the recipe's steps with every option of their type, as JSON."""
+    from ..recipes.listing import recipe_options
+    from ..recipes.loader import RecipeError
+
+    try:
+        listing = recipe_options(name)
+    except RecipeError as e:
+        _fail(str(e))
+    except ImportError as e:
+        _fail(f"{name}: a step needs a package that is not installed ({e}); fix: install the extra it names")
+    sys.stdout.write(json.dumps(listing, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 @app.command()
@@ -338,6 +407,7 @@ def _view_web(run_dir: Path, compare: Path | None, host: str, port: int, open_br
 # command groups defined in their own modules register themselves on `app`
 from . import curate as _curate  # noqa: E402,F401  (dedup, decontaminate, judge, metrics, report)
 from . import export as _export  # noqa: E402,F401  (export: tool-use rows as OpenAI/ShareGPT/Hermes/BFCL files)
+from . import run_rows  # noqa: E402  (run --rows, and the end-of-run summary)
 from . import steps as _steps  # noqa: E402,F401  (steps: the step types and their options)
 from . import tools as _tools  # noqa: E402,F401  (tools: the tool catalogue)
 from . import verify as _verify  # noqa: E402,F401  (verify math, verify code)

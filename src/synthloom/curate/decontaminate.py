@@ -411,14 +411,18 @@ class Decontaminate(GlobalStep):
             self._benchmark = Benchmark(items, **self.index_options)
         return self._benchmark
 
+    def texts(self, batch: list[dict[str, Any]]) -> list[str]:
+        """The text checked of each record."""
+        return [record_text(r, self.columns, f"step {self.name!r}") for r in batch]
+
+    def flag(self, record: dict[str, Any], match: Match) -> RejectedRow:
+        """The rejected row for a record that matches a benchmark item."""
+        flagged = {**record, self.match_column: match.to_dict()}
+        return RejectedRow(flagged, Rejected(match.reason(), round(float(match.score), 4)))
+
     def _decide(self, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
-        texts = [record_text(r, self.columns, f"step {self.name!r}") for r in batch]
-        for record, match in zip(batch, self.benchmark().check_many(texts)):
-            if match is None:
-                yield record
-            else:
-                flagged = {**record, self.match_column: match.to_dict()}
-                yield RejectedRow(flagged, Rejected(match.reason(), round(float(match.score), 4)))
+        for record, match in zip(batch, self.benchmark().check_many(self.texts(batch))):
+            yield record if match is None else self.flag(record, match)
 
     def run(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
         self.benchmark()  # a bad benchmark path or column fails before any row is read

@@ -12,6 +12,7 @@ Orientation, stated: the paper retrieves, for each test item, its top-k training
 row, its top-k benchmark items (so the step streams), and only pairs with cosine ≥ ``min_similarity``
 are sent to the model (rows with none pass without a call). The reply's verdict is its first
 ``True``/``False`` (``yes``/``no`` accepted); a reply with neither is an error row, never a silent keep.
+Where the backend can enforce a JSON schema the verdict is asked for as ``{"verdict": "True"|"False"}``.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ from ..pipeline.step import Rejected
 from ..records import adopt_rows
 from .decontaminate import Benchmark, Match, load_benchmark
 from .embeddings import as_columns, get_encoder, record_text
+from .judges.constrained import verdict_schema
 
 __all__ = ["PROMPT_KINDS", "DecontaminateLLM", "parse_verdict"]
 
 PROMPT_KINDS = ("knowledge", "math", "strong_math", "code")
 _VERDICT = re.compile(r"\b(true|false|yes|no)\b", re.IGNORECASE)
+#: the verdict alone (the paper asks for True/False and nothing else), where the backend can enforce it
+VERDICT_SCHEMA = verdict_schema("verdict", ["True", "False"], reason_key=None)
 
 
 def parse_verdict(text: str) -> bool | None:
@@ -129,7 +133,8 @@ class DecontaminateLLM(ModelStep):
             return [record]
         bench = self.benchmark()
         prompts = [self.messages(bench.items[i].text, text) for i, _ in cands]
-        answers = await asyncio.gather(*(self.call(record, prompt) for prompt in prompts))
+        answers = await asyncio.gather(*(self.call_constrained(record, prompt, json_schema=VERDICT_SCHEMA)
+                                         for prompt in prompts))
         out = dict(record)
         for asked, ((i, sim), (resp, _)) in enumerate(zip(cands, answers), start=1):
             verdict = parse_verdict(resp.text)

@@ -43,7 +43,8 @@ from ..pipeline.step import GlobalStep, Rejected, RejectedRow
 from ..records import ID
 from .text_shingles import text_shingles
 
-__all__ = ["MinHashDedup", "MinHashIndex", "MinHashResult", "lsh_params", "minhash_clusters", "minhash_dedup"]
+__all__ = ["MinHashDedup", "MinHashIndex", "MinHashResult", "band_pairs", "lsh_params", "minhash_clusters", "minhash_dedup",
+           "near_duplicate_verdict", "pick_survivors", "shingle_jaccard", "similarity_from_agreement", "unique_pairs"]
 
 VERIFY_MODES = ("estimate", "exact", "none")
 KEEP_RULES = ("first", "longest")
@@ -66,6 +67,72 @@ def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.2, fn_weigh
                 best = (err, b, r)
     assert best is not None
     return best[1], best[2]
+
+
+def band_pairs(block: np.ndarray, live: np.ndarray, band: int) -> np.ndarray | None:
+    """One LSH band's candidates: ``block`` holds band ``band``'s MinHash values of the rows ``live`` (the
+    ascending numbers of the rows that have words, one line each); returns ``(bucket's first row, member)``
+    pairs, or None when no bucket holds two rows. :class:`MinHashIndex` and the Ray form (one worker per
+    group of bands, :mod:`synthloom.engine.ray_minhash`) both call it, so their candidates are the same."""
+    if len(live) < 2:
+        return None
+    with np.errstate(over="ignore"):
+        h = np.full(len(live), np.uint64(band + 1) * _MIX)
+        for k in range(block.shape[1]):
+            h = (h ^ block[:, k].astype(np.uint64)) * _MIX
+            h ^= h >> np.uint64(31)
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    new = np.empty(len(hs), dtype=bool)
+    new[0] = True
+    np.not_equal(hs[1:], hs[:-1], out=new[1:])
+    if new.all():
+        return None
+    first = order[np.maximum.accumulate(np.where(new, np.arange(len(hs)), 0))]
+    dup = ~new
+    return np.stack([live[first[dup]], live[order[dup]]], axis=1)
+
+
+def unique_pairs(pairs: list[np.ndarray], n: int) -> np.ndarray:
+    """The distinct ``(i, j)`` rows of several pair arrays over ``n`` rows, sorted (shape ``(k, 2)``)."""
+    if not pairs:
+        return np.zeros((0, 2), dtype=np.int64)
+    allp = np.concatenate(pairs)
+    key = np.unique(allp[:, 0].astype(np.int64) * n + allp[:, 1])
+    return np.stack([key // n, key % n], axis=1)
+
+
+def similarity_from_agreement(agree: np.ndarray) -> np.ndarray:
+    """Jaccard estimated from the fraction of agreeing 16-bit MinHash values (chance agreement removed)."""
+    return np.clip((agree - _CHANCE) / (1 - _CHANCE), 0.0, 1.0)
+
+
+def shingle_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard of two texts' shingle hashes (1.0 when both have none)."""
+    sa, sb = set(a.tolist()), set(b.tolist())
+    union = len(sa | sb)
+    return len(sa & sb) / union if union else 1.0
+
+
+def pick_survivors(cluster: np.ndarray, lengths: np.ndarray, keep: str) -> np.ndarray:
+    """The row kept for each row's cluster: its first row (``keep="first"``), or its longest text, ties
+    to the first (``"longest"``)."""
+    n = len(cluster)
+    if keep != "longest" or not n:
+        return cluster.copy()
+    # per cluster, the longest row; ties go to the smallest index (lexsort: last key is primary)
+    order = np.lexsort((np.arange(n), -lengths, cluster))
+    head = np.ones(n, dtype=bool)
+    head[1:] = cluster[order[1:]] != cluster[order[:-1]]
+    best = np.empty(n, dtype=np.int64)
+    best[cluster[order[head]]] = order[head]
+    return best[cluster]
+
+
+def near_duplicate_verdict(survivor_id: Any, similarity: float, ngram: int) -> Rejected:
+    """The verdict on a row that repeats row ``survivor_id`` with Jaccard ``similarity``."""
+    reason = f"near-duplicate of {survivor_id} (Jaccard ≈ {similarity:.3f} on word {ngram}-gram shingles)"
+    return Rejected(reason, similarity, duplicate_of=survivor_id)
 
 
 @dataclass
@@ -189,28 +256,11 @@ class MinHashIndex:
         sig, empty = self._sigs[0], self._empty[0]
         live = np.flatnonzero(~empty)
         pairs = []
-        with np.errstate(over="ignore"):
-            for b in range(self.bands):
-                block = sig[live, b * self.rows:(b + 1) * self.rows].astype(np.uint64)
-                h = np.full(len(live), np.uint64(b + 1) * _MIX)
-                for k in range(self.rows):
-                    h = (h ^ block[:, k]) * _MIX
-                    h ^= h >> np.uint64(31)
-                order = np.argsort(h, kind="stable")
-                hs = h[order]
-                new = np.empty(len(hs), dtype=bool)
-                new[0] = True
-                np.not_equal(hs[1:], hs[:-1], out=new[1:])
-                if new.all():
-                    continue
-                first = order[np.maximum.accumulate(np.where(new, np.arange(len(hs)), 0))]
-                dup = ~new
-                pairs.append(np.stack([live[first[dup]], live[order[dup]]], axis=1))
-        if not pairs:
-            return np.zeros((0, 2), dtype=np.int64)
-        allp = np.concatenate(pairs)
-        key = np.unique(allp[:, 0].astype(np.int64) * n + allp[:, 1])
-        return np.stack([key // n, key % n], axis=1)
+        for b in range(self.bands):
+            found = band_pairs(sig[live, b * self.rows:(b + 1) * self.rows], live, b)
+            if found is not None:
+                pairs.append(found)
+        return unique_pairs(pairs, n)
 
     def estimated_similarity(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Jaccard estimated from the (16-bit) MinHash signatures of row pairs."""
@@ -219,7 +269,7 @@ class MinHashIndex:
         out = np.empty(len(left), dtype=np.float64)
         for s in range(0, len(left), 65536):
             agree = (sig[left[s:s + 65536]] == sig[right[s:s + 65536]]).mean(axis=1)
-            out[s:s + 65536] = np.clip((agree - _CHANCE) / (1 - _CHANCE), 0.0, 1.0)
+            out[s:s + 65536] = similarity_from_agreement(agree)
         return out
 
     def exact_similarity(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -235,10 +285,7 @@ class MinHashIndex:
         hashes, offsets = self._shingles[0]
         out = np.empty(len(left), dtype=np.float64)
         for k, (i, j) in enumerate(zip(left.tolist(), right.tolist())):
-            a = set(hashes[offsets[i]:offsets[i + 1]].tolist())
-            b = set(hashes[offsets[j]:offsets[j + 1]].tolist())
-            union = len(a | b)
-            out[k] = len(a & b) / union if union else 1.0
+            out[k] = shingle_jaccard(hashes[offsets[i]:offsets[i + 1]], hashes[offsets[j]:offsets[j + 1]])
         return out
 
     def similar_pairs(self) -> tuple[np.ndarray, np.ndarray]:
@@ -263,17 +310,8 @@ class MinHashIndex:
             raise ValueError(f"minhash: keep must be one of {', '.join(KEEP_RULES)}, got {keep!r}")
         cluster = self.clusters()
         n = self._n
-        survivor = cluster.copy()
-        if keep == "longest" and n:
-            self._compact()
-            lengths = self._lengths[0]
-            # per cluster, the longest row; ties go to the smallest index (lexsort: last key is primary)
-            order = np.lexsort((np.arange(n), -lengths, cluster))
-            head = np.ones(n, dtype=bool)
-            head[1:] = cluster[order[1:]] != cluster[order[:-1]]
-            best = np.empty(n, dtype=np.int64)
-            best[cluster[order[head]]] = order[head]
-            survivor = best[cluster]
+        self._compact()
+        survivor = pick_survivors(cluster, self._lengths[0] if n else np.zeros(0, dtype=np.int64), keep)
         similarity = np.ones(n, dtype=np.float64)
         dup = np.flatnonzero(survivor != np.arange(n))
         if len(dup):
@@ -440,15 +478,12 @@ class MinHashDedup(GlobalStep):
                 if i in wanted:
                     survivor_ids[i] = rid
                 i += 1
-        shingle = f"word {index.ngram}-gram"
         i = 0
         for chunk in spill.rows():
             for record in chunk:
                 if dup[i]:
                     sid = survivor_ids[int(result.survivor[i])]
-                    sim = float(result.similarity[i])
-                    reason = f"near-duplicate of {sid} (Jaccard ≈ {sim:.3f} on {shingle} shingles)"
-                    yield RejectedRow(record, Rejected(reason, sim, duplicate_of=sid))
+                    yield RejectedRow(record, near_duplicate_verdict(sid, float(result.similarity[i]), index.ngram))
                 else:
                     yield record
                 i += 1

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,8 @@ __all__ = ["DEFAULT_EPS", "SemDedupResult", "SemanticDedup", "kmeans", "semantic
 DEFAULT_EPS = 0.1
 KEEP_RULES = ("least_central", "first")
 EXACT_BELOW = 20_000
+#: rows embedded per call of the encoder by :class:`SemanticDedup` (in input order)
+EMBED_ROWS = 4096
 _BLOCK = 1024
 
 
@@ -251,6 +253,19 @@ class SemanticDedup(GlobalStep):
                                f"add an `embed` step upstream or leave embedding_column out") from None
         return get_encoder().encode([record_text(r, self.columns, where) for r in batch], batch_size=self.batch_size)
 
+    def select(self, rows: Iterable[dict[str, Any]], ids: list[Any], emb: np.ndarray) -> Iterator[dict[str, Any] | RejectedRow]:
+        """SemDeDup over all rows' embeddings ``emb``, then each row (``rows``, in input order) kept or rejected
+        naming the survivor's id (the Ray form calls it with embeddings computed on workers)."""
+        res = semantic_dedup(emb, eps=self.eps, n_clusters=self.n_clusters, keep=self.keep, seed=self.seed)
+        for i, record in enumerate(rows):
+            if res.keep[i]:
+                yield record
+            else:
+                survivor = ids[int(res.duplicate_of[i])]
+                cos = round(float(res.similarity[i]), 4)
+                yield RejectedRow(record, Rejected(f"semantic duplicate of {survivor} (cosine {cos} > {1 - self.eps:.3f})",
+                                                   cos, duplicate_of=survivor))
+
     def run(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
         from ..io.shards import SpillWriter, iter_spill
 
@@ -264,21 +279,13 @@ class SemanticDedup(GlobalStep):
                     writer.write(record)
                     ids.append(record.get(ID, ""))
                     batch.append(record)
-                    if len(batch) >= 4096:
+                    if len(batch) >= EMBED_ROWS:
                         chunks.append(self._vectors(batch))
                         batch = []
                 if batch:
                     chunks.append(self._vectors(batch))
             emb = np.concatenate(chunks) if chunks else np.zeros((0, 384), np.float32)
-            res = semantic_dedup(emb, eps=self.eps, n_clusters=self.n_clusters, keep=self.keep, seed=self.seed)
-            for i, record in enumerate(iter_spill(path)):
-                if res.keep[i]:
-                    yield record
-                else:
-                    survivor = ids[int(res.duplicate_of[i])]
-                    cos = round(float(res.similarity[i]), 4)
-                    yield RejectedRow(record, Rejected(f"semantic duplicate of {survivor} (cosine {cos} > {1 - self.eps:.3f})",
-                                                       cos, duplicate_of=survivor))
+            yield from self.select(iter_spill(path), ids, emb)
         finally:
             if tmp is not None:
                 tmp.cleanup()

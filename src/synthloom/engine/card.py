@@ -38,8 +38,9 @@ def write_card(rundir: RunDir, pipeline: Any, result: Any, configs: dict, recipe
         if c is None:
             continue
         lines.append(f"| {name} | {kinds.get(name, '')} | {c.rows_in} | {c.ok} | {c.rows_out} | {c.rejected} | {c.errors} |")
+    lines += [""] + _removed_section(result, pipeline)
     usage = result.usage
-    lines += ["", "## Token usage", "", "| step | model | requests | cached | errors | prompt tokens | completion tokens | cost |",
+    lines += ["## Token usage", "", "| step | model | requests | cached | errors | prompt tokens | completion tokens | cost |",
               "|---|---|---|---|---|---|---|---|"]
     for row in usage.get("by_step", []):
         lines.append(f"| {row['step']} | {row['model']} | {row['requests']} | {row['cached']} | {row['errors']} | "
@@ -55,3 +56,25 @@ def write_card(rundir: RunDir, pipeline: Any, result: Any, configs: dict, recipe
         lines += ["", "## Recipe (resolved)", "", "```yaml", recipe_text.rstrip(), "```"]
     lines += ["", "Generated with [synthloom](https://pypi.org/project/synthloom/).", ""]
     rundir.write_card("\n".join(lines))
+
+
+def _removed_section(result: Any, pipeline: Any) -> list[str]:
+    """Which steps removed rows and why (see :mod:`.run_summary`); nothing when none did."""
+    from .run_summary import summarize_run
+
+    try:
+        return summarize_run(result, pipeline).card_lines()
+    except Exception:  # noqa: BLE001 - an unreadable shard must not cost the run its card
+        return []
+
+
+def add_card_section(rundir: RunDir, lines: list[str]) -> None:
+    """Insert a section (Markdown lines, starting with its ``##`` title) before ``## Load it``."""
+    try:
+        text = rundir.card.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    marker = "## Load it"
+    block = "\n".join(lines).rstrip() + "\n\n"
+    text = text.replace(marker, block + marker, 1) if marker in text else text.rstrip() + "\n\n" + block
+    rundir.write_card(text)

@@ -27,8 +27,12 @@ def _hash(obj: Any) -> str:
 
 
 def segment_fingerprints(pipeline: Pipeline, segments: list[Segment], *, limit: int | None, partition_size: int,
-                         data_format: str) -> dict[str, str]:
-    """``{segment name: fingerprint}`` for segments given in topological order."""
+                         data_format: str, prefix_sources: bool = False) -> dict[str, str]:
+    """``{segment name: fingerprint}`` for segments given in topological order. With
+    ``prefix_sources`` a source-headed segment's fingerprint leaves ``limit`` out: the engine then
+    checks its committed partitions record by record (``SegmentRunner(verify_source=True)``), so a
+    run under another ``-n`` keeps those made from the same records; the segments downstream keep
+    ``limit`` in theirs (their input changes with it)."""
     models = {name: {k: v for k, v in cfg.public_dict().items() if k in MODEL_IDENTITY_KEYS}
               for name, cfg in pipeline.model_configs.items()}
     out: dict[str, str] = {}
@@ -41,7 +45,7 @@ def segment_fingerprints(pipeline: Pipeline, segments: list[Segment], *, limit: 
             "source": seg.head.fingerprint() if isinstance(seg.head, SourceStep) else None,
             "upstream": [out[u] for u in seg.upstream],
             "params": pipeline.params,
-            "limit": limit,
+            "limit": "prefix" if prefix_sources and isinstance(seg.head, SourceStep) else limit,
             "partition_size": partition_size,
             "format": data_format if seg.final else None,
         })

@@ -8,6 +8,11 @@ A partition's shards are renamed into place *before* its line is appended (and f
 line in the journal always means complete shards; a kill between the rename and the append only
 means the partition is recomputed and its shards overwritten with identical rows. A torn last
 line (kill during the append) is ignored and cut off.
+
+A source-headed segment's partitions also record a digest of the source records they were made
+from (``src``) and the segment the source limit (``-n``) it last ran under (``{"seg", "limit"}``),
+so that a run with a different limit keeps the partitions whose records are the same and drops
+the others (``{"seg", "drop"}``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class Journal:
         self.partitions: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
         self.complete: dict[str, int] = {}
         self.segment_fps: dict[str, str] = {}
+        self.limits: dict[str, int | None] = {}
         self._load()
 
     def _load(self) -> None:
@@ -58,6 +64,12 @@ class Journal:
             self.complete.pop(entry["seg"], None)
         elif "complete" in entry:
             self.complete[entry["seg"]] = entry["partitions"]
+        elif "limit" in entry:
+            self.limits[entry["seg"]] = entry["limit"]
+            self.complete.pop(entry["seg"], None)
+        elif "drop" in entry:
+            self.partitions.get(entry["seg"], {}).pop(entry["drop"], None)
+            self.complete.pop(entry["seg"], None)
         else:
             self.partitions[entry["seg"]][entry["part"]] = entry
 
@@ -71,6 +83,7 @@ class Journal:
         self.partitions.clear()
         self.complete.clear()
         self.segment_fps.clear()
+        self.limits.clear()
 
     def set_segment_fingerprint(self, seg: str, fp: str) -> None:
         """Forget what ``seg`` committed and record the fingerprint its new rows will have."""
@@ -86,13 +99,28 @@ class Journal:
         self._apply(entry)
 
     def commit_partition(self, seg: str, part: int, counts: dict[str, dict[str, int]], rows: dict[str, int],
-                         retry: int = 0) -> None:
+                         retry: int = 0, source: str | None = None) -> None:
         """``retry`` counts error rows caused by the model failing (not by one bad answer): a
-        rerun recomputes such partitions, so rerunning after fixing the server retries them."""
+        rerun recomputes such partitions, so rerunning after fixing the server retries them.
+        ``source`` is the digest of the source records the partition was made from."""
         entry: dict[str, Any] = {"seg": seg, "part": part, "counts": counts, "rows": rows}
         if retry:
             entry["retry"] = retry
+        if source is not None:
+            entry["src"] = source
         self.append(entry)
+
+    def note_limit(self, seg: str, limit: int | None) -> bool:
+        """Record the source limit ``seg`` runs under; returns whether it differs from the last
+        run's (the segment then runs again, checking its committed partitions against the source)."""
+        if seg in self.limits and self.limits[seg] == limit:
+            return False
+        self.append({"seg": seg, "limit": limit})
+        return True
+
+    def drop_partition(self, seg: str, part: int) -> None:
+        """Forget one committed partition of ``seg`` (its source records are not those it was made from)."""
+        self.append({"seg": seg, "drop": part})
 
     def reset(self, seg: str) -> None:
         """Forget everything committed for ``seg`` (its input changed)."""

@@ -25,6 +25,11 @@ class SegmentOutputs:
         for kind, writer in self.writers.items():
             writer.write_shard(index, rows[kind])
 
+    def remove_partition(self, index: int) -> None:
+        """Delete the shards of one partition (one the journal no longer lists)."""
+        for writer in self.writers.values():
+            writer.path_for(index).unlink(missing_ok=True)
+
     def keep_only(self, partitions: set[int]) -> None:
         """Delete shards (and temp files) of partitions the journal does not list as committed."""
         for directory in self.dirs.values():

@@ -24,6 +24,7 @@ from ..io.rundir_guard import claim_run_dir
 from ..io.shards import finalize, read_shards
 from ..io.sources import SourceError
 from ..io.storage import storage_problem
+from ..llm.batch.provider import check_batch_engine, enable_batch
 from ..llm.budget import Budget
 from ..llm.cache import ResponseCache
 from ..llm.client import ModelRegistry
@@ -61,6 +62,10 @@ class RunOptions:
     recipe_source: str | None = None  # where the recipe came from, for the card
     probe: bool = True  # check that model servers answer before starting
     log: Callable[[str], None] = print
+    batch: bool = False  # --batch: models whose provider has a batch API send their requests in batches
+    engine: str = "local"  # local | ray
+    ray_address: str | None = None  # an existing Ray cluster (default: start Ray on this machine)
+    ray_workers: int | None = None  # Ray worker actors per segment (default: the cluster's CPUs)
 
 
 @dataclass
@@ -91,7 +96,10 @@ def run_pipeline(pipeline: Pipeline, out: str | os.PathLike[str], options: RunOp
     options = options or RunOptions()
     pipeline.validate()
     used = sorted({m for s in pipeline.steps for m in s.models} | _loop_models(pipeline))
+    if options.batch:
+        enable_batch([pipeline.model_configs[name] for name in used])
     configs = {name: pipeline.model_configs[name] for name in used}
+    check_batch_engine(configs.values(), options.engine)
     registry_check = ModelRegistry(configs)
     registry_check.check_all()
     if options.probe:
@@ -141,7 +149,7 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
     journal = Journal(rundir.journal)
     segments = plan_segments(pipeline)
     seg_fps = segment_fingerprints(pipeline, segments, limit=options.limit, partition_size=options.partition_size,
-                                   data_format=options.data_format)
+                                   data_format=options.data_format, prefix_sources=options.engine == "local")
     fp = run_fingerprint(seg_fps)
     if options.fresh or journal.fingerprint is None or not journal.segment_fps:
         rundir.clear_outputs()
@@ -155,6 +163,8 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
     for seg in segments:
         if journal.segment_fps.get(seg.name) != seg_fps[seg.name]:
             journal.set_segment_fingerprint(seg.name, seg_fps[seg.name])
+        if isinstance(seg.head, SourceStep):  # another -n: the segment runs again, keeping what still holds
+            journal.note_limit(seg.name, options.limit)
     resumed = sum(len(p) for p in journal.partitions.values())
     if resumed:
         options.log(f"resuming the run in {out}: {resumed} partition(s) already committed")
@@ -168,13 +178,21 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
     else:
         rundir.write_lock(yaml.safe_dump(pipeline.describe(), sort_keys=False, allow_unicode=True))
 
-    cache = None
+    cache = cluster = None
+    cache_path = None
     if options.use_cache:
         cache_path = (options.cache_dir or rundir.state) / "cache.sqlite"
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        cache = ResponseCache(cache_path)
     usage = UsageTracker()
-    registry = ModelRegistry(configs, cache=cache, budget=options.budget, usage=usage)
+    if options.engine == "ray":
+        from .ray_engine import RayCluster
+
+        cluster = RayCluster(address=options.ray_address, workers=options.ray_workers, log=options.log)
+        cluster.start_services(configs, cache_path, options.budget)
+        registry = cluster.driver_registry(pipeline, configs, rundir.state, usage)
+    else:
+        cache = ResponseCache(cache_path) if cache_path is not None else None
+        registry = ModelRegistry(configs, cache=cache, budget=options.budget, usage=usage, state_dir=rundir.state)
     base_ctx = StepContext(step="", models=registry, params=pipeline.params, state_dir=rundir.state)
     for step in pipeline.steps:
         step.setup(base_ctx.for_step(step.name))
@@ -188,7 +206,7 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
         for seg in segments:
             if seg.name in journal.complete:
                 continue
-            await _run_segment(seg, pipeline, rundir, journal, options, io_pool, progress)
+            await _run_segment(seg, pipeline, rundir, journal, options, io_pool, progress, cluster)
             journal.mark_complete(seg.name, _n_partitions(journal, seg.name))
     except RunStopped as e:
         status, message = e.status, str(e)
@@ -207,7 +225,11 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
         progress.stop()
         for step in pipeline.steps:
             await step.aclose()
+        if cluster is not None:
+            await cluster.close_workers()
         await registry.aclose_all()
+        if cluster is not None:
+            _close_cluster(cluster, options.budget)
         if cache is not None:
             try:
                 cache.close()
@@ -247,6 +269,7 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
         "finished": time.time(),
         "elapsed_s": round(elapsed, 3),
         "fingerprint": fp,
+        "engine": options.engine,
         "resumed_partitions": resumed,
         "rows": rows,
         "retryable_errors": result.retryable_errors,
@@ -276,29 +299,54 @@ async def _after_run_hooks(pipeline: Pipeline, out: Path, log: Callable[[str], N
                 log(f"step {step.name!r}: after the run: {type(e).__name__}: {e}")
 
 
+def _close_cluster(cluster: Any, budget: Budget | None) -> None:
+    """Stop a Ray run's services; the cluster-wide budget's spending is copied into the run's."""
+    spent = cluster.budget_snapshot()
+    if budget is not None and spent is not None:
+        for key in ("requests", "in_flight", "prompt_tokens", "completion_tokens", "cost"):
+            setattr(budget, key, spent[key])
+    cluster.close()
+
+
 async def _run_segment(
     seg: Segment, pipeline: Pipeline, rundir: RunDir, journal: Journal, options: RunOptions,
-    io_pool: ThreadPoolExecutor, progress: Progress,
+    io_pool: ThreadPoolExecutor, progress: Progress, cluster: Any = None,
 ) -> None:
     data_dir = rundir.data if seg.final else rundir.node(seg.name)
     outputs = SegmentOutputs(data_dir, rundir.rejected / seg.name, rundir.errors / seg.name,
                              data_format=options.data_format if seg.final else "parquet")
     outputs.keep_only(journal.done(seg.name))
     head = seg.head
-    items = _head_items(seg, rundir, options.limit)
+    items = _head_items(seg, rundir, options.limit, cluster)
     window = _window(seg, pipeline)
+    if cluster is not None and seg.chain:
+        runner = cluster.segment_runner(seg, items, outputs, journal, partition_size=options.partition_size,
+                                        window=window, io_pool=io_pool, live=progress.bump, log=options.log)
+        await runner.run()
+        return
     runner = SegmentRunner(
         seg.name, head.name if head is not None else None, items, seg.chain, outputs, journal,
         partition_size=options.partition_size, window=window, io_pool=io_pool, live=progress.bump,
-        head_is_source=isinstance(head, SourceStep), log=options.log,
+        head_is_source=isinstance(head, SourceStep), log=options.log, verify_source=True,
     )
     await runner.run()
 
 
-def _head_items(seg: Segment, rundir: RunDir, limit: int | None) -> Callable[[], Any]:
+def _head_items(seg: Segment, rundir: RunDir, limit: int | None, cluster: Any = None) -> Callable[[], Any]:
     """What a segment streams: its source's records (an async iterator for an ``aread`` source), a
-    global or join step's output over the materialised upstream rows, or those rows themselves."""
+    global or join step's output over the materialised upstream rows, or those rows themselves.
+    On Ray, a global step with a distributed form runs it over the upstream shard folders."""
     head = seg.head
+    if cluster is not None and isinstance(head, GlobalStep) and not isinstance(head, JoinStep):
+        try:  # TEMP until ray_global lands
+            from .ray_global import RayGlobalContext, distributed_form
+        except ImportError:
+            distributed_form = lambda h: None  # noqa: E731
+        form = distributed_form(head)
+        if form is not None:
+            spill = rundir.state / "spill" / head.name
+            return lambda: form([rundir.node(n) for n in seg.upstream],
+                                RayGlobalContext(workers=cluster.workers, spill_dir=spill))
 
     def items() -> Any:
         if isinstance(head, SourceStep):
@@ -338,12 +386,16 @@ def _invalidate_for_retry(journal: Journal, segments: list[Segment]) -> int:
     return rows
 
 
+BATCH_IN_FLIGHT = 4096  # rows in flight per batch model (the window is at most 8192)
+
+
 def _window(seg: Segment, pipeline: Pipeline) -> int:
     """Records in flight: enough to keep every model of the chain at its concurrency limit."""
     in_flight = 0
     for step in seg.chain:
         for m in step.models:
-            in_flight += pipeline.model_configs[m].max_in_flight
+            cfg = pipeline.model_configs[m]  # a batch model's requests wait in provider batches: keep many
+            in_flight += max(cfg.max_in_flight, BATCH_IN_FLIGHT) if cfg.batch else cfg.max_in_flight
     return max(32, min(8192, 2 * in_flight)) if in_flight else 32
 
 

@@ -6,6 +6,12 @@ chain concurrently; a partition is committed — its data, rejected and error sh
 place, then a journal line — as soon as all of its items are done. Within a partition, rows are
 sorted by their position (and child index for expansions), so the shards are identical whatever
 the order in which model answers came back. Committed partitions are skipped on a rerun.
+
+With ``verify_source``, a source-headed segment records a digest of each partition's source records
+and, on a rerun, holds a committed partition's records until they are all read: the partition is
+kept when they are the records it was made from and recomputed otherwise, and committed partitions
+past the end of the source are dropped. So a run under a larger (or smaller) ``-n`` keeps the full
+partitions of a prefix of the source and gives exactly the rows of a run made with that ``-n``.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import xxhash
 
 from ..io.storage import storage_problem
 from ..llm.types import BudgetExceeded, ModelError
@@ -48,6 +55,7 @@ class _Partition:
     results: list[tuple[tuple, str, dict[str, Any]]] = field(default_factory=list)
     counts: dict[str, StepCounts] = field(default_factory=dict)
     retry: int = 0  # error rows caused by the model failing (retried on a rerun)
+    source: Any = None  # digest of the source records (verify_source), updated as they are queued
 
     def count(self, step: str) -> StepCounts:
         c = self.counts.get(step)
@@ -75,6 +83,7 @@ class SegmentRunner:
         head_is_source: bool = False,
         max_consecutive_model_failures: int = 25,
         log: Callable[[str], None] | None = None,
+        verify_source: bool = False,
     ) -> None:
         self.name = name
         self.head_name = head_name
@@ -89,6 +98,7 @@ class SegmentRunner:
         self.head_is_source = head_is_source
         self.log = log or (lambda message: None)
         self.max_failures = max_consecutive_model_failures
+        self.verify_source = verify_source and head_is_source
         self._consecutive_failures = 0
         self._commit_lock = asyncio.Lock()
 
@@ -132,6 +142,32 @@ class SegmentRunner:
             next_batch = lambda: loop.run_in_executor(self.io_pool, _take, iterator, 256)  # noqa: E731
         position = 0
         current: _Partition | None = None
+        held: _Held | None = None  # a committed partition's records, until they are checked
+
+        async def enqueue(p: int, idx: int, payload: Any) -> None:
+            nonlocal current
+            if current is None or current.index != p:
+                if current is not None:
+                    await self._seal(current, finish)
+                current = partitions[p] = _Partition(p)
+                if self.verify_source:
+                    current.source = xxhash.xxh3_128()
+            current.pending += 1
+            if current.source is not None:
+                _digest_update(current.source, payload)
+            await queue.put((current, idx, payload))
+
+        async def settle(h: _Held) -> None:
+            """Keep a committed partition whose records are those it was made from; else recompute it."""
+            if self.journal.partitions[self.name][h.index].get("src") == h.digest.hexdigest():
+                return
+            await self._drop(h.index)
+            done.discard(h.index)
+            for idx, payload in h.items:
+                await enqueue(h.index, idx, payload)
+                if failure:
+                    return
+
         try:
             while not failure:
                 batch = await next_batch()
@@ -141,18 +177,25 @@ class SegmentRunner:
                     p = position // self.partition_size
                     idx = position % self.partition_size
                     position += 1
+                    if held is not None and held.index != p:
+                        await settle(held)
+                        held = None
                     if p in done:
+                        if self.verify_source:
+                            held = held or _Held(p)
+                            held.add(idx, payload)
                         continue
-                    if current is None or current.index != p:
-                        if current is not None:
-                            await self._seal(current, finish)
-                        current = partitions[p] = _Partition(p)
-                    current.pending += 1
-                    await queue.put((current, idx, payload))
+                    await enqueue(p, idx, payload)
                     if failure:
                         break
+            if held is not None and not failure:
+                await settle(held)
             if current is not None and not failure:
                 await self._seal(current, finish)
+            if self.verify_source and not failure:
+                end = (position + self.partition_size - 1) // self.partition_size
+                for stale in sorted(p for p in self.journal.partitions.get(self.name, {}) if p >= end):
+                    await self._drop(stale)
             for _ in workers:
                 await queue.put(_DONE)
             await asyncio.gather(*workers)
@@ -168,6 +211,13 @@ class SegmentRunner:
         if failure:
             raise failure[0]
         return (position + self.partition_size - 1) // self.partition_size
+
+    async def _drop(self, index: int) -> None:
+        """Forget committed partition ``index`` (journal first, then its shards)."""
+        loop = asyncio.get_running_loop()
+        async with self._commit_lock:
+            await loop.run_in_executor(self.io_pool, self.journal.drop_partition, self.name, index)
+        await loop.run_in_executor(self.io_pool, self.outputs.remove_partition, index)
 
     async def _seal(self, part: _Partition, finish: Callable) -> None:
         part.sealed = True
@@ -274,7 +324,31 @@ class SegmentRunner:
                 counts,
                 {k: len(v) for k, v in rows.items()},
                 part.retry,
+                part.source.hexdigest() if part.source is not None else None,
             )
+
+
+class _Held:
+    """The records of a committed partition read again, with their digest."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.items: list[tuple[int, Any]] = []
+        self.digest = xxhash.xxh3_128()
+
+    def add(self, idx: int, payload: Any) -> None:
+        self.items.append((idx, payload))
+        _digest_update(self.digest, payload)
+
+
+def _digest_update(digest: Any, payload: Any) -> None:
+    """Add one source record (or a source's RejectedRow) to a partition's digest."""
+    try:
+        data = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr)
+    except TypeError:  # e.g. an integer beyond 64 bits
+        data = repr(payload).encode("utf-8", "surrogatepass")
+    digest.update(len(data).to_bytes(8, "little"))
+    digest.update(data)
 
 
 def _commit_done(task: asyncio.Task, commits: set[asyncio.Task], failure: list[BaseException]) -> None:

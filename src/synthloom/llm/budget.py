@@ -92,11 +92,13 @@ class BudgetedBackend:
     ``price_in`` / ``price_out`` are the model's prices per million prompt / completion tokens.
     """
 
-    def __init__(self, inner: ModelBackend, budget: Budget, price_in: float = 0.0, price_out: float = 0.0) -> None:
+    def __init__(self, inner: ModelBackend, budget: Budget, price_in: float = 0.0, price_out: float = 0.0, *,
+                 cache_prices: tuple[float, float] | None = None) -> None:
         self.inner = inner
         self.budget = budget
         self.price_in = price_in
         self.price_out = price_out
+        self.cache_prices = cache_prices  # (prompt-cache write, read) per million tokens; None: price_in
         self.identity = inner.identity
 
     def __getattr__(self, name: str) -> Any:
@@ -105,8 +107,7 @@ class BudgetedBackend:
         return getattr(self.inner, name)
 
     def cost_of(self, response: Response) -> float:
-        u = response.usage
-        return (u.prompt_tokens * self.price_in + u.completion_tokens * self.price_out) / 1_000_000
+        return response.usage.cost(self.price_in, self.price_out, self.cache_prices)
 
     async def complete(self, request: Request) -> Response:
         self.budget.start(self.identity)

@@ -108,6 +108,10 @@ class ResponseCache:
         # only entries another process adds to the same file meanwhile are not seen (asked again).
         empty = self._write_conn.execute("SELECT 1 FROM responses LIMIT 1").fetchone() is None
         self._bloom: bytearray | None = bytearray(_BLOOM_BITS // 8) if empty else None
+        # A small cache file (a rerun's own answers) is read whole on the first lookup: one query instead of one
+        # per request. Keys missing from it (put since, or by another process) still go to SQL: answers stay exact.
+        self._preloaded: dict[bytes, tuple[int, bytes]] | None = None
+        self._preload_due = not empty
         self._writer = threading.Thread(target=self._write_loop, name=f"synthloom-cache-writer:{self.path.name}", daemon=True)
         self._writer.start()
 
@@ -164,8 +168,27 @@ class ResponseCache:
             raise RuntimeError(f"response cache {self.path} is closed")
         if self._bloom is not None and not _bloom_has(self._bloom, key):
             return None
+        if self._preload_due:
+            self._preload()
+        if self._preloaded is not None:
+            entry = self._preloaded.get(key)
+            if entry is not None:
+                return self._decode(*entry)
         row = self._reader().execute("SELECT codec, value FROM responses WHERE key = ?", (key,)).fetchone()
         return None if row is None else self._decode(row[0], row[1])
+
+    def _preload(self) -> None:
+        with self._cond:
+            if not self._preload_due:
+                return
+            self._preload_due = False
+            try:
+                size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+            except OSError:
+                return
+            if size <= PRELOAD_MAX_BYTES:
+                rows = self._reader().execute("SELECT key, codec, value FROM responses").fetchall()
+                self._preloaded = {key: (codec, value) for key, codec, value in rows}
 
     def __contains__(self, key: bytes) -> bool:
         if key in self._pending:
@@ -293,6 +316,7 @@ class ResponseCache:
 
 
 _ROWS_PER_STATEMENT = 256
+PRELOAD_MAX_BYTES = 64 << 20  # cache files up to this size are read whole on the first lookup
 _BLOOM_BITS = 1 << 24  # 2 MiB; ~0.4% false "maybe" at a million keys, then degrades to plain SQL lookups
 
 
@@ -350,6 +374,7 @@ class CachedBackend:
         self.enabled = enabled
         self.identity = inner.identity
         self._in_flight: dict[bytes, asyncio.Future[Response]] = {}
+        self._remote = getattr(cache, "remote", False)  # a Ray run's RemoteCache: lookups are awaited
 
     def __getattr__(self, name: str) -> Any:
         if name == "inner":
@@ -361,7 +386,7 @@ class CachedBackend:
             return await self.inner.complete(request)
         key = self.cache.key(self.identity, request)
         while True:
-            hit = self.cache.get(key)
+            hit = await self.cache.aget(key) if self._remote else self.cache.get(key)
             if hit is not None:
                 return hit
             leader = self._in_flight.get(key)

@@ -8,6 +8,7 @@ while it backs off, and report every failed attempt to the limits so 429s still 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+from synthloom.llm.batch.journal import BatchJournal
+from synthloom.llm.batch.provider import check_batch_config
 from synthloom.llm.budget import Budget, BudgetedBackend
 from synthloom.llm.cache import CachedBackend, ResponseCache
 from synthloom.llm.limits import RateLimitedBackend
@@ -26,6 +29,7 @@ from synthloom.llm.usage import UsageRecordingBackend, UsageTracker
 BACKEND_CLASSES = {
     "openai": ("synthloom.llm.backends.openai", "OpenAIBackend"),
     "llamacpp": ("synthloom.llm.backends.llamacpp", "LlamaCppBackend"),
+    "anthropic": ("synthloom.llm.backends.anthropic", "AnthropicBackend"),
 }
 
 L = TypeVar("L")
@@ -51,13 +55,18 @@ def check_model(config: ModelConfig) -> None:
         value = getattr(config, name)
         if value is not None and value <= 0:
             raise ModelSpecError(f"{where}: {name} must be > 0 (or left out for no limit), got {value}")
-    for name in ("price_input_per_mtok", "price_output_per_mtok"):
-        if getattr(config, name) < 0:
+    for name in ("price_input_per_mtok", "price_output_per_mtok", "price_cache_write_per_mtok", "price_cache_read_per_mtok"):
+        if (getattr(config, name) or 0) < 0:
             raise ModelSpecError(f"{where}: {name} must be >= 0, got {getattr(config, name)}")
     if config.backend == "openai":
         _check_openai(config, where)
+    elif config.backend == "anthropic":
+        from synthloom.llm.backends.anthropic import check_anthropic_config
+
+        check_anthropic_config(config, where)
     else:
         _check_llamacpp(config, where)
+    check_batch_config(config, where)
 
 
 def _check_openai(config: ModelConfig, where: str) -> None:
@@ -121,13 +130,43 @@ def build_model(
     budget: Budget | None = None,
     usage: UsageTracker | None = None,
     backend: ModelBackend | None = None,
+    batch_journal: BatchJournal | None = None,
+    limits: Callable[[ModelConfig, ModelBackend], ModelBackend] | None = None,
+    budget_layer: Callable[[ModelBackend, float, float, tuple[float, float]], ModelBackend] | None = None,
 ) -> ModelBackend:
     """Wrap the model's backend (or ``backend`` when given) in the layers for ``config``.
 
+    A Ray run's workers give ``limits`` and ``budget_layer`` (cluster-wide layers, ``engine/ray_services.py``)
+    in place of the local rate limits and budget.
+
     ``cache=None`` runs without a cache (``--no-cache``); ``budget``/``usage`` are shared by all
-    models of a run.
+    models of a run. With ``config.batch`` the batching layer (``llm/batch/layer.py``, journaled in
+    ``batch_journal``) takes the place of rate limits and retries, and prices are the batch prices.
     """
     inner: ModelBackend = backend if backend is not None else make_backend(config)
+    if config.batch:
+        from synthloom.llm.batch.layer import build_batching
+
+        model, price_factor = build_batching(config, inner, journal=batch_journal,
+                                             flush=cache.aflush if cache is not None else None)
+    else:
+        model, price_factor = (limits or _limited)(config, inner), 1.0
+    price_in, price_out = config.price_input_per_mtok * price_factor, config.price_output_per_mtok * price_factor
+    cache_prices = (config.cache_prices()[0] * price_factor, config.cache_prices()[1] * price_factor)
+    if budget_layer is not None:
+        model = budget_layer(model, price_in, price_out, cache_prices)
+    elif budget is not None:
+        model = BudgetedBackend(model, budget, price_in, price_out, cache_prices=cache_prices)
+    if cache is not None:
+        model = CachedBackend(model, cache)
+    if usage is not None:
+        usage.register_model(config.name, price_in, price_out, config.spec, cache_prices=cache_prices)
+        model = UsageRecordingBackend(model, usage, config.name)
+    return model
+
+
+def _limited(config: ModelConfig, inner: ModelBackend) -> ModelBackend:
+    """``inner`` behind retries (with the per-attempt deadline) and rate limits."""
     retries = RetryingBackend(
         inner,
         max_retries=config.max_retries,
@@ -141,17 +180,10 @@ def build_model(
         requests_per_minute=config.requests_per_minute,
         tokens_per_minute=config.tokens_per_minute,
         adaptive=config.adaptive,
+        prefix_scheduling=config.backend == "openai" if config.prefix_scheduling is None else config.prefix_scheduling,
     )
     retries.observer = limits
-    model: ModelBackend = limits
-    if budget is not None:
-        model = BudgetedBackend(model, budget, config.price_input_per_mtok, config.price_output_per_mtok)
-    if cache is not None:
-        model = CachedBackend(model, cache)
-    if usage is not None:
-        usage.register_model(config.name, config.price_input_per_mtok, config.price_output_per_mtok, config.spec)
-        model = UsageRecordingBackend(model, usage, config.name)
-    return model
+    return limits
 
 
 def find_layer(model: ModelBackend, kind: type[L]) -> L | None:
@@ -177,6 +209,8 @@ class ModelRegistry:
         budget: Budget | None = None,
         usage: UsageTracker | None = None,
         make: Callable[[ModelConfig], ModelBackend] = make_backend,
+        build: Callable[..., ModelBackend] | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         items = configs.values() if isinstance(configs, Mapping) else configs
         self.configs: dict[str, ModelConfig] = {}
@@ -188,6 +222,9 @@ class ModelRegistry:
         self.budget = budget
         self.usage = usage
         self.make = make
+        self.build = build or build_model  # a Ray run's workers build with cluster-wide layers
+        self.state_dir = state_dir  # the run's .state/: batch models journal their batches there
+        self._batch_journal: BatchJournal | None = None
         self._models: dict[str, ModelBackend] = {}
 
     @property
@@ -206,12 +243,20 @@ class ModelRegistry:
                 known = ", ".join(self.configs) or "none"
                 raise ModelSpecError(f"no model named {name!r} in this recipe (models: {known})")
             config = self.configs[name]
-            model = self._models[name] = build_model(
-                config, cache=self.cache, budget=self.budget, usage=self.usage, backend=self.make(config)
+            model = self._models[name] = self.build(
+                config, cache=self.cache, budget=self.budget, usage=self.usage, backend=self.make(config),
+                **self._batch_options(config),
             )
         return model
 
     __getitem__ = get
+
+    def _batch_options(self, config: ModelConfig) -> dict[str, Any]:
+        if not config.batch or self.build is not build_model:
+            return {}
+        if self._batch_journal is None:
+            self._batch_journal = BatchJournal(None if self.state_dir is None else Path(self.state_dir) / "batches.jsonl")
+        return {"batch_journal": self._batch_journal}
 
     def get_variant(self, name: str, variant: str, make: Callable[[ModelConfig], ModelBackend]) -> ModelBackend:
         """Model ``name`` reached through another backend, ``make(config)`` (e.g. its server's reward
@@ -224,7 +269,9 @@ class ModelRegistry:
                 known = ", ".join(self.configs) or "none"
                 raise ModelSpecError(f"no model named {name!r} in this recipe (models: {known})")
             config = self.configs[name]
-            model = self._models[key] = build_model(
+            if config.batch:  # another endpoint (rewards, scores) is called directly, not in batches
+                config = dataclasses.replace(config, batch=False)
+            model = self._models[key] = self.build(
                 config, cache=self.cache, budget=self.budget, usage=self.usage, backend=make(config)
             )
         return model

@@ -77,7 +77,8 @@ class AdaptiveLimit:
     def limit(self) -> int:
         return max(1, int(self._limit))
 
-    async def acquire(self) -> None:
+    async def acquire(self, request: Request | None = None) -> None:
+        """Wait for a slot (``request`` is what it is for: a subclass may order waiters by it)."""
         waiters = self._waiters
         while waiters and waiters[0].done():
             waiters.popleft()
@@ -147,10 +148,16 @@ class RateLimitedBackend:
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
         adaptive: bool = True,
+        prefix_scheduling: bool = False,
     ) -> None:
         self.inner = inner
         self.identity = inner.identity
-        self.concurrency = AdaptiveLimit(max_in_flight, adaptive)
+        if prefix_scheduling:  # waiting requests sharing a prompt prefix go out together (llm/prefix_scheduling.py)
+            from synthloom.llm.prefix_scheduling import PrefixGroupedLimit
+
+            self.concurrency: AdaptiveLimit = PrefixGroupedLimit(max_in_flight, adaptive)
+        else:
+            self.concurrency = AdaptiveLimit(max_in_flight, adaptive)
         self.requests_bucket = TokenBucket(requests_per_minute) if requests_per_minute else None
         self.tokens_bucket = TokenBucket(tokens_per_minute) if tokens_per_minute else None
         self._paused_until = 0.0
@@ -177,7 +184,7 @@ class RateLimitedBackend:
     async def complete(self, request: Request) -> Response:
         if self._paused_until:
             await self._wait_pause()
-        await self.concurrency.acquire()
+        await self.concurrency.acquire(request)
         try:
             estimate = await self._take_rate(request)
             sent_at = time.monotonic()

@@ -15,26 +15,35 @@ context, the first continuation token has nothing to be predicted from and is sk
 The scorer loads its own copy of the model (one context, one sequence) and is separate from the
 generation backend's scheduler, so scoring never disturbs generation. Calls are serialised by a lock;
 :func:`get_scorer` shares one scorer per GGUF file and context size within the process.
+
+:func:`scorer_for_model` gives the scorer of a recipe model: this one for a GGUF, or
+:class:`~synthloom.llm.server_scoring.ServerScorer` for an OpenAI-compatible server that returns prompt
+log-probabilities. Both have ``async ascore(context, continuation) -> ContinuationScore``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .types import PermanentError
 
+if TYPE_CHECKING:
+    from .server_scoring import ServerScorer
+
 
 @dataclass(frozen=True, slots=True)
 class ContinuationScore:
-    """Per-token log probabilities of a continuation, and how many of its tokens were cut to fit."""
+    """Per-token log probabilities of a continuation, and how many of its tokens were cut to fit.
+    ``tokens`` are token ids (in-process) or token texts (from a server)."""
 
     logprobs: list[float]
-    tokens: list[int]
+    tokens: list[int] | list[str]
     truncated: int = 0
 
     @property
@@ -104,6 +113,10 @@ class LogLikelihoodScorer:
             logprobs = self._eval(prefix + cont, first_scored=len(prefix))
         return ContinuationScore(logprobs, cont, truncated)
 
+    async def ascore(self, context: str, continuation: str) -> ContinuationScore:
+        """:meth:`score` in a worker thread (the interface the server scorer shares)."""
+        return await asyncio.to_thread(self.score, context, continuation)
+
     def _eval(self, tokens: list[int], first_scored: int) -> list[float]:
         """Decode ``tokens`` from an empty cache; log p(tokens[i]) for i >= ``first_scored``."""
         import llama_cpp
@@ -150,6 +163,20 @@ class LogLikelihoodScorer:
                 self._model = None
 
 
+def scoring_problem(config: Any) -> str | None:
+    """Why model ``config`` cannot score given text (None when it can, or may: a server is asked on first use)."""
+    label = f"model {config.name!r} ({config.spec or config.backend})"
+    if config.backend == "openai":
+        if getattr(config, "prompt_logprobs", "auto") == "none":
+            return (f"{label} has prompt_logprobs: none, so it cannot score given text; set prompt_logprobs to auto "
+                    "(or echo / vllm) if the server offers them, or score with a GGUF model (`gguf:/path/model.gguf`)")
+        return None
+    if config.backend != "llamacpp":
+        return (f"{label} cannot score given text (no prompt log-probabilities); use a GGUF model in-process "
+                "(`embedded` or `gguf:/path/model.gguf`) or an OpenAI-compatible server that returns them (vLLM)")
+    return None
+
+
 _SCORERS: dict[tuple[str, int], LogLikelihoodScorer] = {}
 _SCORERS_LOCK = threading.Lock()
 
@@ -164,17 +191,21 @@ def get_scorer(path: str, n_ctx: int = 2048, n_threads: int | None = None) -> Lo
         return scorer
 
 
-def scorer_for_model(models: Any, name: str, n_ctx: int | None = None) -> LogLikelihoodScorer:
-    """The scorer for recipe model ``name`` (it must be an in-process GGUF: ``embedded`` or ``gguf:PATH``)."""
+def scorer_for_model(models: Any, name: str, n_ctx: int | None = None) -> LogLikelihoodScorer | ServerScorer:
+    """The scorer for recipe model ``name``: an in-process GGUF (``embedded`` or ``gguf:PATH``) scores in this
+    process, an OpenAI-compatible server by its prompt log-probabilities (``n_ctx`` is then the server's)."""
     configs = getattr(models, "configs", None) or {}
     if name not in configs:
         known = ", ".join(configs) or "none"
         raise PermanentError(f"no model named {name!r} in this recipe (models: {known})")
     config = configs[name]
-    if config.backend != "llamacpp":
-        raise PermanentError(
-            f"model {name!r} is {config.spec or config.backend}; scoring text needs the model in-process — give a "
-            "GGUF model (spec `embedded` or `gguf:/path/model.gguf`)")
+    problem = scoring_problem(config)
+    if problem:
+        raise PermanentError(problem)
+    if config.backend == "openai":
+        from .server_scoring import ServerScorer
+
+        return ServerScorer(models.get(name), name)
     from .backends.llamacpp import resolve_gguf_path
     from .spec import ModelSpecError
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import orjson
 import xxhash
@@ -30,6 +31,8 @@ class Request:
     ``n`` asks for several completions of the same request. ``json_schema`` asks for output that
     validates against a JSON schema (server-side where the backend supports it). ``logprobs`` asks
     for per-token log probabilities of the output, ``top_logprobs`` for that many alternatives.
+    ``prompt_logprobs`` asks for the log probability of every token of a raw ``prompt`` (scoring given
+    text: IFD, perplexity; see ``llm/backends/prompt_logprobs.py``).
     ``extra`` carries backend-specific fields that are part of the request (they are hashed into
     the cache key); secrets never go here. ``tools`` offers OpenAI function tools
     (``{"type": "function", "function": {"name", "description", "parameters"}}``) and ``tool_choice``
@@ -53,15 +56,21 @@ class Request:
     extra: tuple[tuple[str, Any], ...] = ()
     tools: tuple[dict[str, Any], ...] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    prompt_logprobs: bool = False
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
             raise ValueError("a Request needs exactly one of `messages` (chat) or `prompt` (raw completion)")
+        if self.prompt_logprobs and self.prompt is None:
+            raise InvalidRequest("prompt log-probabilities need a raw prompt, not chat messages")
         if self.prompt is not None and not isinstance(self.prompt, str):
             raise InvalidRequest(f"the prompt must be text, not {type(self.prompt).__name__} ({self.prompt!r:.60})")
         if self.messages is not None:
             _check_messages(self.messages)
-        check_sampling({name: getattr(self, name) for name in _CHECKED_FIELDS})
+        for name in _CHECKED_FIELDS:
+            value = getattr(self, name)
+            if value is not None and (problem := sampling_problem(name, value)) is not None:
+                raise InvalidRequest(problem)
         if self.tools is not None:
             if self.messages is None:
                 raise InvalidRequest("tools need a chat request (messages), not a raw prompt")
@@ -118,6 +127,8 @@ class Request:
             out["tools"] = [dict(t) for t in self.tools]
         if self.tool_choice is not None:
             out["tool_choice"] = self.tool_choice
+        if self.prompt_logprobs:
+            out["prompt_logprobs"] = True
         object.__setattr__(self, "_dict", out)
         return dict(out)
 
@@ -151,7 +162,7 @@ class InvalidRequest(ValueError):
     null message); raised when the request is built, so nothing invalid is ever sent."""
 
 
-_CHECKED_FIELDS = ("n", "temperature", "top_p", "max_tokens", "seed", "top_logprobs", "stop", "logprobs")
+_CHECKED_FIELDS = ("n", "temperature", "top_p", "max_tokens", "seed", "top_logprobs", "stop", "logprobs", "prompt_logprobs")
 
 
 def _is_int(value: Any) -> bool:
@@ -162,29 +173,39 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _valid_stop(value: Any) -> bool:
+    items = (value,) if isinstance(value, str) else value
+    return isinstance(items, (list, tuple)) and all(isinstance(v, str) for v in items)
+
+
+def _whole_at_least(low: int) -> Callable[[Any], bool]:
+    return lambda v: _is_int(v) and v >= low
+
+
+#: key -> (is the value valid, what a valid value is); None is always valid (the server's default)
+_SAMPLING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "temperature": (lambda v: _is_real(v) and v >= 0, "temperature must be a number >= 0 (e.g. 0.7)"),
+    "top_p": (lambda v: _is_real(v) and 0 <= v <= 1, "top_p must be a number from 0 to 1"),
+    "max_tokens": (_whole_at_least(1), "max_tokens must be a whole number >= 1"),
+    "n": (_whole_at_least(1), "n must be a whole number >= 1"),
+    "top_logprobs": (_whole_at_least(0), "top_logprobs must be a whole number >= 0"),
+    "seed": (lambda v: _is_int(v) and -(2**63) <= v < 2**64, "seed must be a whole number"),
+    "logprobs": (lambda v: isinstance(v, bool), "logprobs must be true or false"),
+    "prompt_logprobs": (lambda v: isinstance(v, bool), "prompt_logprobs must be true or false"),
+    "stop": (_valid_stop, "stop must be a string or a list of strings"),
+}
+
+
 def sampling_problem(key: str, value: Any) -> str | None:
     """Why ``value`` is not a valid sampling ``key`` (``"temperature must be a number >= 0, not 'abc'"``),
     or None when it is valid (None always is: the server's default)."""
     if value is None:
         return None
+    rule = _SAMPLING_RULES.get(key)
+    if rule is None or rule[0](value):
+        return None
     shown = repr(value) if not isinstance(value, str) or len(value) < 40 else repr(value[:40] + "...")
-    if key == "temperature" and not (_is_real(value) and value >= 0):
-        return f"temperature must be a number >= 0 (e.g. 0.7), not {shown}"
-    if key == "top_p" and not (_is_real(value) and 0 <= value <= 1):
-        return f"top_p must be a number from 0 to 1, not {shown}"
-    if key in ("max_tokens", "n") and not (_is_int(value) and value >= 1):
-        return f"{key} must be a whole number >= 1, not {shown}"
-    if key == "top_logprobs" and not (_is_int(value) and value >= 0):
-        return f"top_logprobs must be a whole number >= 0, not {shown}"
-    if key == "seed" and not (_is_int(value) and -(2**63) <= value < 2**64):
-        return f"seed must be a whole number, not {shown}"
-    if key == "logprobs" and not isinstance(value, bool):
-        return f"logprobs must be true or false, not {shown}"
-    if key == "stop":
-        items = (value,) if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
-            return f"stop must be a string or a list of strings, not {shown}"
-    return None
+    return f"{rule[1]}, not {shown}"
 
 
 def check_sampling(params: dict[str, Any]) -> None:
@@ -227,10 +248,14 @@ def _normalise_params(params: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Usage:
-    """Token counts of one response (or a sum of many)."""
+    """Token counts of one response (or a sum of many). ``cache_creation_tokens`` and
+    ``cache_read_tokens`` are the part of ``prompt_tokens`` written to / read from the provider's
+    prompt cache (Anthropic prices them apart)."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -239,9 +264,22 @@ class Usage:
     def add(self, other: Usage) -> None:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
+        self.cache_creation_tokens += other.cache_creation_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+
+    def cost(self, price_in: float, price_out: float, cache_prices: tuple[float, float] | None = None) -> float:
+        """Cost at prices per million tokens; ``cache_prices`` = (write, read), default ``price_in``."""
+        write, read = cache_prices or (price_in, price_in)
+        plain = self.prompt_tokens - self.cache_creation_tokens - self.cache_read_tokens
+        return (plain * price_in + self.cache_creation_tokens * write + self.cache_read_tokens * read
+                + self.completion_tokens * price_out) / 1_000_000
 
     def to_dict(self) -> dict[str, int]:
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+        d = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+        if self.cache_creation_tokens or self.cache_read_tokens:
+            d["cache_creation_tokens"] = self.cache_creation_tokens
+            d["cache_read_tokens"] = self.cache_read_tokens
+        return d
 
 
 @dataclass(slots=True)
@@ -253,17 +291,27 @@ class TokenLogprob:
     top: list[tuple[str, float]] = field(default_factory=list)
 
 
+class PromptToken(NamedTuple):
+    """One token of a scored prompt: its text and ``log p(token | the tokens before it)`` (None for a
+    token nothing predicts, such as the first)."""
+
+    token: str
+    logprob: float | None
+
+
 @dataclass(slots=True)
 class Choice:
     """One completion of a request. ``reasoning`` holds a reasoning model's separate trace
     (``reasoning_content``) when the server returns one. ``tool_calls`` lists the function calls
-    the model made (several for parallel calls; ``finish_reason`` is then ``"tool_calls"``)."""
+    the model made (several for parallel calls; ``finish_reason`` is then ``"tool_calls"``).
+    ``prompt_logprobs`` holds the prompt's tokens when the request asked for them."""
 
     text: str
     finish_reason: str | None = None
     logprobs: list[TokenLogprob] | None = None
     reasoning: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
+    prompt_logprobs: list[PromptToken] | None = None
 
 
 @dataclass(slots=True)
@@ -300,6 +348,7 @@ class Response:
                     else [[t.token, t.logprob, [list(x) for x in t.top]] for t in c.logprobs],
                     "reasoning": c.reasoning,
                     **({"tool_calls": [t.to_dict() for t in c.tool_calls]} if c.tool_calls else {}),
+                    **({"prompt_logprobs": [list(t) for t in c.prompt_logprobs]} if c.prompt_logprobs is not None else {}),
                 }
                 for c in self.choices
             ],
@@ -321,12 +370,15 @@ class Response:
                     else [TokenLogprob(t[0], t[1], [tuple(x) for x in t[2]]) for t in lp],
                     reasoning=c.get("reasoning"),
                     tool_calls=[ToolCall.from_dict(t) for t in c.get("tool_calls") or ()],
+                    prompt_logprobs=None if c.get("prompt_logprobs") is None
+                    else [PromptToken(t[0], t[1]) for t in c["prompt_logprobs"]],
                 )
             )
         u = d.get("usage") or {}
         return Response(
             choices=choices,
-            usage=Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0)),
+            usage=Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0),
+                        u.get("cache_creation_tokens", 0), u.get("cache_read_tokens", 0)),
             model=d.get("model", ""),
         )
 

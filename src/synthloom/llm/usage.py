@@ -40,6 +40,8 @@ class UsageCounts:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    cache_creation_tokens: int = 0  # of prompt_tokens: written to the provider's prompt cache
+    cache_read_tokens: int = 0  # of prompt_tokens: read from it
 
     def add(self, other: UsageCounts) -> None:
         for f in fields(self):
@@ -49,6 +51,8 @@ class UsageCounts:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["cost"] = round(self.cost, 6)
         d["total_tokens"] = self.prompt_tokens + self.completion_tokens
+        if not (self.cache_creation_tokens or self.cache_read_tokens):
+            del d["cache_creation_tokens"], d["cache_read_tokens"]
         return d
 
 
@@ -63,11 +67,16 @@ class UsageTracker:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], UsageCounts] = {}
         self._prices: dict[str, tuple[float, float]] = {}
+        self._cache_prices: dict[str, tuple[float, float]] = {}
         self._specs: dict[str, str] = {}
 
-    def register_model(self, name: str, price_in_per_mtok: float = 0.0, price_out_per_mtok: float = 0.0, spec: str = "") -> None:
+    def register_model(self, name: str, price_in_per_mtok: float = 0.0, price_out_per_mtok: float = 0.0, spec: str = "",
+                       cache_prices: tuple[float, float] | None = None) -> None:
+        """Prices per million tokens; ``cache_prices`` = (cache write, cache read), default the input price."""
         with self._lock:
             self._prices[name] = (price_in_per_mtok, price_out_per_mtok)
+            if cache_prices is not None:
+                self._cache_prices[name] = cache_prices
             if spec:
                 self._specs[name] = spec
 
@@ -89,11 +98,28 @@ class UsageTracker:
             counts.requests += 1
             counts.prompt_tokens += u.prompt_tokens
             counts.completion_tokens += u.completion_tokens
-            counts.cost += (u.prompt_tokens * price_in + u.completion_tokens * price_out) / 1_000_000
+            counts.cache_creation_tokens += u.cache_creation_tokens
+            counts.cache_read_tokens += u.cache_read_tokens
+            counts.cost += u.cost(price_in, price_out, self._cache_prices.get(model))
 
     def record_error(self, model: str, step: str | None = None) -> None:
         with self._lock:
             self._slot(step, model).errors += 1
+
+    def drain(self) -> dict[tuple[str, str], UsageCounts]:
+        """Take the counts so far and start again from zero (a Ray worker ships them to the driver)."""
+        with self._lock:
+            counts, self._counts = self._counts, {}
+        return counts
+
+    def merge(self, counts: dict[tuple[str, str], UsageCounts]) -> None:
+        """Add counts drained from another tracker (a Ray worker's)."""
+        with self._lock:
+            for key, c in counts.items():
+                slot = self._counts.get(key)
+                if slot is None:
+                    slot = self._counts[key] = UsageCounts()
+                slot.add(c)
 
     def totals(self) -> UsageCounts:
         total = UsageCounts()

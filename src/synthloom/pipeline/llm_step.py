@@ -96,6 +96,12 @@ class LLMStep(ModelStep):
             return [{**record, self.output: c.text} for c in response.choices]
         return {**record, self.output: response.text}
 
+    def constrained_schema(self) -> dict[str, Any] | None:
+        """The JSON schema to ask for where the backend can enforce it (:meth:`ModelStep.call_constrained`:
+        one request; ``parse`` gets ``response.parsed`` or, on a backend that cannot, the free text).
+        ``None`` (the default): no such schema; judges and taggers override it."""
+        return None
+
     # -- engine side -----------------------------------------------------------------------------
     def build_request(self, record: dict[str, Any]) -> Request | None:
         """The request for ``record`` (``None``: the prompt passes the record through)."""
@@ -110,8 +116,12 @@ class LLMStep(ModelStep):
         req = self.build_request(record)
         if req is None:
             return [record]
-        response, lineage = await self.call(record, req, json_schema=self.json_schema,
-                                            structured_attempts=self.structured_attempts)
+        constrained = None if self.json_schema else self.constrained_schema()
+        if constrained is not None:
+            response, lineage = await self.call_constrained(record, req, json_schema=constrained)
+        else:
+            response, lineage = await self.call(record, req, json_schema=self.json_schema,
+                                                structured_attempts=self.structured_attempts)
         if self.reject_truncated and any(c.finish_reason == "length" for c in response.choices):
             return Rejected("truncated: the model hit max_tokens (finish_reason=length)")
         try:

@@ -172,13 +172,14 @@ class ModelCalls:
         if isinstance(messages, Request):
             fill = {k: v for k, v in params.items() if k == "n" or getattr(messages, k) in (None, False)}
             req = messages.replace(**fill) if fill else messages
-        elif isinstance(messages, str):
-            req = Request.completion(messages, **params) if raw else Request.chat(chat(messages), **params)
-        else:
-            req = Request.chat(list(messages), **params)
-        if req.seed is None and req.temperature != 0:
-            req = req.replace(seed=self.seed_for(record, salt))
-        return req
+            if req.seed is None and req.temperature != 0:
+                req = req.replace(seed=self.seed_for(record, salt))
+            return req
+        if params.get("seed") is None and params.get("temperature") != 0:  # set before building: one validation
+            params["seed"] = self.seed_for(record, salt)
+        if isinstance(messages, str):
+            return Request.completion(messages, **params) if raw else Request.chat(chat(messages), **params)
+        return Request.chat(list(messages), **params)
 
     async def call(self, record: dict[str, Any], messages: list[dict[str, str]] | str | Request, *,
                    n: int | None = None, salt: str = "", model: str | None = None, raw: bool = False,
@@ -203,6 +204,35 @@ class ModelCalls:
         else:
             response = await client.complete(req)
         return response, lineage_entry(self.name, client, name, req, response, **(lineage or {}))
+
+    def json_schema_support(self, model: str | None = None) -> bool | None:
+        """Whether ``model``'s backend constrains decoding to a JSON schema: ``True`` (llama.cpp by a
+        grammar; a server set ``supports_json_schema: true`` or seen to accept ``response_format``),
+        ``False`` (it cannot), ``None`` (not known yet: the OpenAI backend finds out on the first try)."""
+        assert self.ctx is not None, f"step {self.name!r} used before setup()"
+        return getattr(self.ctx.model(model or self.model_name), "supports_json_schema", None)
+
+    async def call_constrained(self, record: dict[str, Any], messages: list[dict[str, str]] | str | Request, *,
+                               json_schema: dict[str, Any], model: str | None = None,
+                               lineage: dict[str, Any] | None = None, **kwargs: Any) -> tuple[Response, dict[str, Any]]:
+        """:meth:`call` for a reply a step reads a score or a label from: the request carries
+        ``json_schema`` unless the backend is known not to enforce one, so a model that can be
+        constrained (a grammar, ``response_format``) always answers in that shape. One request, no
+        re-asks: ``response.parsed`` is the value when the first choice's text matches the schema,
+        else ``None`` and the step reads ``response.text`` as free text (a backend that cannot
+        constrain, or a server that turned the schema down, answers the prompt's own format)."""
+        req = self.request(record, messages, **kwargs)
+        if self.json_schema_support(model) is not False and req.json_schema is None:
+            req = req.replace(json_schema=json_schema)
+        response, entry = await self.call(record, req, model=model, lineage=lineage)
+        if req.json_schema is not None and response.choices:
+            from ..llm.structured import JSONParseError, SchemaValidationError, parse_and_validate
+
+            try:
+                response.parsed = parse_and_validate(response.choices[0].text or "", json_schema)
+            except (JSONParseError, SchemaValidationError):
+                response.parsed = None
+        return response, entry
 
     async def texts(self, record: dict[str, Any], messages: list[dict[str, str]] | str, *, n: int = 1,
                     salt: str = "", **kwargs: Any) -> tuple[list[str], dict[str, Any]]:

@@ -32,6 +32,16 @@ class LoadedRecipe:
     source: str
 
     @property
+    def engine(self) -> str:
+        """The recipe's ``engine:`` (local unless it says ray)."""
+        return str(self.resolved.get("engine") or "local")
+
+    @property
+    def rows(self) -> int | None:
+        """The recipe's ``rows:`` target (rows to keep, like ``--rows``), or None."""
+        return self.resolved.get("rows")
+
+    @property
     def resolved_text(self) -> str:
         return yaml.safe_dump(self.resolved, sort_keys=False, allow_unicode=True, width=100)
 

@@ -3,7 +3,8 @@
 A recipe has ``name``, ``description``, ``citations``, ``params`` (values a user can change with
 ``--set key=value``, used as ``${key}`` anywhere in ``models`` and ``steps``), ``models`` (name →
 spec string, or a mapping with ``spec`` and per-model settings) and ``steps`` (each with ``name``,
-``type`` and that type's options; ``inputs`` to branch or join).
+``type`` and that type's options; ``inputs`` to branch or join). ``rows: N`` asks a run to keep
+drawing from the sources until N rows are kept (like ``synthloom run --rows N``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .yaml_load import compose_yaml, load_yaml
 SAMPLING_KEYS = frozenset({"n", "temperature", "top_p", "max_tokens", "stop", "seed", "logprobs", "top_logprobs"})
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
-TOP_LEVEL = ("name", "description", "citations", "params", "models", "steps")
+TOP_LEVEL = ("name", "description", "citations", "params", "models", "steps", "engine", "rows")
 _PARAM = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -115,6 +116,13 @@ def parse_recipe(text: str, file: str) -> Recipe:
             close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
             raise recipe.error(f"unknown top-level key {key!r}", key,
                                hint=f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(TOP_LEVEL)}")
+    if "engine" in data and data["engine"] not in ("local", "ray"):
+        raise recipe.error(f"engine must be local or ray, not {data['engine']!r}", "engine",
+                           hint="write `engine: ray` to run on a Ray cluster (pip install 'synthloom[ray]'), or leave it out")
+    rows = data.get("rows")
+    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
+        raise recipe.error(f"rows must be a whole number of at least 1, not {rows!r}", "rows",
+                           hint="write e.g. `rows: 1000` (rows to keep; `synthloom run --rows N` overrides it)")
     if not isinstance(data.get("steps"), list) or not data["steps"]:
         raise recipe.error("the recipe has no `steps:` list", "steps", hint="add a list of steps, starting with a source (type: load)")
     return recipe

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from synthloom.testing import fake_replies
+from synthloom.testing.fake_batches import FakeBatches
 
 if TYPE_CHECKING:
     from synthloom.testing.fake_server import FakeServerConfig
@@ -39,6 +40,7 @@ class ServerState:
         self.last_body = b""
         self.connections_open = 0
         self.in_flight = 0
+        self.batches = FakeBatches(config)
         self.reset()
 
     def reset(self) -> None:
@@ -50,12 +52,13 @@ class ServerState:
         self.connections_total = 0
         self.max_connections = self.connections_open
         self.max_in_flight = self.in_flight
+        self.batches.reset_counts()
 
     def stats(self) -> dict[str, Any]:
         return {"requests": self.requests, "by_status": self.by_status, "by_path": self.by_path,
                 "faults": self.faults, "connections_open": self.connections_open,
                 "connections_total": self.connections_total, "max_connections": self.max_connections,
-                "in_flight": self.in_flight, "max_in_flight": self.max_in_flight}
+                "in_flight": self.in_flight, "max_in_flight": self.max_in_flight, "batches": self.batches.stats()}
 
     def pick_fault(self, body: bytes, text: str) -> str | None:
         cfg = self.config
@@ -249,6 +252,8 @@ class FakeServerProtocol(asyncio.Protocol):
         if path == "/_stats/reset" and method == b"POST":
             st.reset()
             return 200, orjson.dumps(st.stats())
+        if path == "/_batches/release" and method == b"POST":
+            return 200, orjson.dumps(st.batches.release())
         if path == "/_last_request" and method == b"GET":
             lines = st.last_head.decode("latin-1").split("\r\n")
             headers = dict(ln.split(":", 1) for ln in lines[1:] if ":" in ln)
@@ -269,6 +274,8 @@ class FakeServerProtocol(asyncio.Protocol):
                 {"id": self.config.model, "object": "model", "created": 0, "owned_by": "synthloom-fake"}]}), None
         if path in ("/pooling", "/classify"):
             return self._pooling(method, path, body)
+        if path.startswith(("/v1/files", "/v1/batches")):
+            return self.state.batches.handle(method, path, lower, body, self._api)
         if path not in ("/v1/chat/completions", "/v1/completions"):
             return (*_error(404, f"unknown endpoint {path}"), None)
         if method != b"POST":
@@ -296,8 +303,15 @@ class FakeServerProtocol(asyncio.Protocol):
         if rf.get("type") == "json_schema" and not self.config.json_schema_supported:
             return (*_error(400, "response_format of type json_schema is not supported by this server",
                             param="response_format"), None)
+        served = self.config.prompt_logprobs.split(",")
+        if not chat and req.get("echo") and "echo" not in served:
+            return (*_error(400, "echo is not supported with this model", param="echo"), None)
+        if req.get("prompt_logprobs") is not None and ("vllm" not in served or chat):
+            req.pop("prompt_logprobs")  # an unknown field, as servers other than vLLM ignore it
         try:
             reply = fake_replies.build_reply(req, chat, text, self.config.model, self.config.reasoning)
+            if not chat and (req.get("echo") or req.get("prompt_logprobs") is not None):
+                reply = fake_replies.add_prompt_logprobs(reply, req, text)
         except (KeyError, TypeError, ValueError) as exc:
             return (*_error(400, f"bad request: {exc}"), None)
         return 200, orjson.dumps(reply), fault

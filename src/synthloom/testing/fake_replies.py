@@ -283,3 +283,39 @@ def pooling_reply(req: dict[str, Any], endpoint: str, model: str) -> dict[str, A
     return {"id": f"{endpoint}-{zlib.crc32(orjson.dumps(req, option=orjson.OPT_SORT_KEYS)):08x}", "object": "list",
             "created": 0, "model": req.get("model") or model, "data": [item],
             "usage": {"prompt_tokens": words, "total_tokens": words, "completion_tokens": 0}}
+
+
+_PROMPT_TOKEN = re.compile(r"\s*\S+|\s+$")
+
+
+def prompt_tokens(prompt: str) -> list[tuple[str, float | None]]:
+    """The fake tokens of a prompt (whitespace words, trailing whitespace its own token) and their log
+    probabilities: none for the first, then a stable value of (previous token, token)."""
+    tokens = _PROMPT_TOKEN.findall(prompt)
+    return [(tok, None if i == 0 else fake_logprob(tokens[i - 1] + tok)) for i, tok in enumerate(tokens)]
+
+
+def add_prompt_logprobs(reply: dict[str, Any], req: dict[str, Any], prompt: str) -> dict[str, Any]:
+    """Add the prompt's log probabilities to a ``/v1/completions`` reply as servers do: ``echo`` (the prompt
+    echoed before the text, its tokens first in the legacy ``logprobs``, as llama-cpp-python's server and vLLM)
+    and vLLM's ``prompt_logprobs`` (``null``, then ``{token_id: {logprob, rank, decoded_token}}`` per token)."""
+    tokens = prompt_tokens(prompt)
+    for choice in reply["choices"]:
+        if req.get("echo"):
+            generated = _TOKEN.findall(choice["text"])
+            gen_lp = [fake_logprob(t) for t in generated]
+            choice["text"] = prompt + choice["text"]
+            if req.get("logprobs") is not None:
+                all_tokens = [t for t, _ in tokens] + generated
+                offsets, pos = [], 0
+                for tok in all_tokens:
+                    offsets.append(pos)
+                    pos += len(tok)
+                choice["logprobs"] = {"tokens": all_tokens, "token_logprobs": [lp for _, lp in tokens] + gen_lp,
+                                      "top_logprobs": None, "text_offset": offsets}
+        if req.get("prompt_logprobs") is not None:
+            choice["prompt_logprobs"] = [None if lp is None else
+                                         {str(zlib.crc32(tok.encode()) % 50000): {"logprob": lp, "rank": 1,
+                                                                                 "decoded_token": tok}}
+                                         for tok, lp in tokens]
+    return reply

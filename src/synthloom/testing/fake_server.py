@@ -13,7 +13,9 @@ promises more than is sent, then close), ``stall`` (never answer; close after ``
 
 ``n``, ``stop``, ``logprobs``/``top_logprobs`` (fake but stable values, chat and legacy formats) and
 ``response_format`` json_schema (a minimal instance that validates the schema) are honoured; see
-``fake_replies``. ``latency_s`` delays every reply without blocking the others.
+``fake_replies``. Prompt log-probabilities (``echo`` with ``logprobs``, vLLM's ``prompt_logprobs``) are served as
+``FakeServerConfig.prompt_logprobs`` says (an echo it does not serve is a 400; an unserved ``prompt_logprobs`` is
+ignored, as servers other than vLLM do). ``latency_s`` delays every reply without blocking the others.
 
 Tool calls: a chat request offering ``tools`` is answered with ``message.tool_calls`` (finish
 reason ``tool_calls``, arguments a minimal instance of the tool's parameters) for each
@@ -27,6 +29,9 @@ word count (``/classify``: classes ``bad``/``good`` with ``p(good) = sigmoid(rew
 
 ``GET /_stats`` returns counters, ``POST /_stats/reset`` zeroes them (and the attempt counts),
 ``GET /_last_request`` returns the last API request's headers and body.
+
+Batch API: ``/v1/files`` and ``/v1/batches`` as OpenAI serves them, each item answered as above; slow
+completion, expiry and partial failure as ``fake_batches`` describes (``POST /_batches/release`` ends a hold).
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class FakeServerConfig:
     latency_s: float = 0.0
     reasoning: bool = False  # add "reasoning_content" to chat replies
     json_schema_supported: bool = True  # False: 400 on response_format json_schema, like older servers
+    prompt_logprobs: str = "echo,vllm"  # prompt log-probabilities served: "echo", "vllm" (prompt_logprobs), "" none
     api_key: str | None = None  # when set, require "Authorization: Bearer <api_key>"
     required_headers: dict[str, str] = field(default_factory=dict)
     fault: str | None = None
@@ -86,6 +92,12 @@ class FakeServerConfig:
     chunked: bool = False  # send bodies with Transfer-Encoding: chunked
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # the batch API (``fake_batches``): seconds a batch stays in progress, held until POST /_batches/release,
+    # the first K batches expiring with nothing processed, the first K batches failing
+    batch_delay_s: float = 0.0
+    batch_hold: bool = False
+    batch_expire_first: int = 0
+    batch_fail_first: int = 0
 
     def __post_init__(self) -> None:
         if self.fault is not None:
@@ -93,15 +105,17 @@ class FakeServerConfig:
 
 
 async def serve(config: FakeServerConfig, ready: Callable[[str], None] | None = None,
-                stop: asyncio.Event | None = None) -> None:
-    """Serve until ``stop`` is set (or SIGTERM/SIGINT); call ``ready(url)`` once listening."""
+                stop: asyncio.Event | None = None, *, protocol: Callable[[ServerState], asyncio.Protocol] = FakeServerProtocol,
+                state_class: type[ServerState] = ServerState) -> None:
+    """Serve until ``stop`` is set (or SIGTERM/SIGINT); call ``ready(url)`` once listening.
+    ``protocol``/``state_class`` serve another API with the same faults (``fake_anthropic``)."""
     loop = asyncio.get_running_loop()
     ssl_ctx = None
     if config.ssl_certfile:
         ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_ctx.load_cert_chain(config.ssl_certfile, config.ssl_keyfile)
-    state = ServerState(config)
-    server = await loop.create_server(lambda: FakeServerProtocol(state), config.host, config.port,
+    state = state_class(config)
+    server = await loop.create_server(lambda: protocol(state), config.host, config.port,
                                       ssl=ssl_ctx, backlog=2048, reuse_address=True)
     port = server.sockets[0].getsockname()[1]
     stop = stop or asyncio.Event()
@@ -125,6 +139,8 @@ class FakeOpenAIServer:
     then point a client at ``srv.url`` (``http://127.0.0.1:PORT/v1``).
     """
 
+    module = "synthloom.testing.fake_server"  # run as ``python -m MODULE --config-json ...``
+
     def __init__(self, config: FakeServerConfig | None = None, *, startup_timeout_s: float = 30.0):
         self.config = config or FakeServerConfig()
         self.startup_timeout_s = startup_timeout_s
@@ -138,7 +154,7 @@ class FakeOpenAIServer:
     def start(self) -> FakeOpenAIServer:
         src_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src_root, os.environ.get("PYTHONPATH")])))
-        cmd = [sys.executable, "-m", "synthloom.testing.fake_server", "--exit-on-stdin-eof",
+        cmd = [sys.executable, "-m", self.module, "--exit-on-stdin-eof",
                "--config-json", orjson.dumps(dataclasses.asdict(self.config)).decode()]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         assert self._proc.stdout is not None
@@ -174,6 +190,10 @@ class FakeOpenAIServer:
         """Zero the counters and the per-request attempt counts."""
         self._call("POST", "/_stats/reset")
 
+    def release_batches(self) -> dict[str, Any]:
+        """End ``batch_hold``: batches submitted so far (and later) finish; returns the batch counters."""
+        return self._call("POST", "/_batches/release")
+
     def last_request(self) -> dict[str, Any]:
         """The last API request as received: ``request_line``, ``headers`` (lower-case names), ``body``."""
         return self._call("GET", "/_last_request")
@@ -202,15 +222,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry: serve until interrupted, printing the base URL once ready."""
+def main(argv: list[str] | None = None, *, config_class: type[FakeServerConfig] | None = None,
+         **serve_options: Any) -> None:
+    """Command-line entry: serve until interrupted, printing the base URL once ready
+    (``config_class`` and ``serve_options`` for another API, as ``fake_anthropic`` does)."""
     args = _parser().parse_args(argv)
     if args.config_json:
-        config = FakeServerConfig(**orjson.loads(args.config_json))
+        config = (config_class or FakeServerConfig)(**orjson.loads(args.config_json))
     else:
         fault, _, first = (args.fault or "").partition(":")
         try:
-            config = FakeServerConfig(host=args.host, port=args.port, latency_s=args.latency, fault=fault or None,
+            config = (config_class or FakeServerConfig)(host=args.host, port=args.port, latency_s=args.latency, fault=fault or None,
                                       fault_first=int(first or 0), fault_every=args.fault_every,
                                       retry_after_s=args.retry_after, stall_s=args.stall, model=args.model,
                                       reasoning=args.reasoning)
@@ -222,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.exit_on_stdin_eof:  # the parent holds our stdin: its exit (even by a crash) stops us
             fd = sys.stdin.fileno()
             asyncio.get_running_loop().add_reader(fd, lambda: os.read(fd, 4096) or stop.set())
-        await serve(config, ready=lambda url: print(url, flush=True), stop=stop)
+        await serve(config, ready=lambda url: print(url, flush=True), stop=stop, **serve_options)
 
     try:
         import uvloop

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,11 +29,12 @@ class ServerFailed(RuntimeError):
 
 @contextmanager
 def llama_cpp_server(log_path: Path, model: str | None = None, *, n_ctx: int = 2048,
-                     startup_timeout_s: float = 120.0) -> Iterator[str]:
-    """Run the server for the duration of the block; yields its ``/v1`` base URL."""
+                     startup_timeout_s: float = 120.0, extra_args: Sequence[str] = ()) -> Iterator[str]:
+    """Run the server for the duration of the block; yields its ``/v1`` base URL. ``extra_args`` are more
+    server flags (e.g. ``["--flash_attn", "true"]``)."""
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model or embedded_gguf_path(), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(min(2, os.cpu_count() or 1))]
+           "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(min(2, os.cpu_count() or 1)), *extra_args]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"

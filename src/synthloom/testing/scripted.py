@@ -26,6 +26,7 @@ from typing import Any
 from synthloom.llm import client
 from synthloom.llm.tools import ToolCall, stable_call_id
 from synthloom.llm.types import Choice, Request, Response, Usage
+from synthloom.engine.worker_state import SHIPPED_STATE
 from synthloom.pipeline.context import StepContext
 
 Reply = Callable[..., Any]
@@ -132,6 +133,7 @@ def user_text(req: Request) -> str:
 
 # -- engine runs -----------------------------------------------------------------------------------
 _SCRIPT: dict[str, Reply] = {}
+SHIPPED_STATE["scripted"] = (lambda: dict(_SCRIPT), _SCRIPT.update)  # Ray workers answer with the same reply
 
 
 class ScriptedBackend(ScriptedModel):

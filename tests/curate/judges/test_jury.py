@@ -80,7 +80,7 @@ def test_options_validate():
 
 
 def test_jury_on_the_fake_server(tmp_path, fake_model):
-    step = JudgeJury("jury", models=["small", "large"], template="{{ verdict }}")
+    step = JudgeJury("jury", models=["small", "large"], template="{{ verdict }}", structured=False)
     pipe = Pipeline([RecordsSource("src", rows=[{"verdict": "Score: 3"}, {"verdict": "nothing"}]), step],
                     models={"small": fake_model, "large": fake_model})
     res = run_pipeline(pipe, tmp_path / "out", RunOptions(progress="quiet", log=lambda m: None))

@@ -30,7 +30,7 @@ def test_order_swap_and_ties(tmp_path, fake_model):
         {"x": "[[C]]", "y": "[[C]]"},  # a tie both times
         {"x": "no verdict", "y": "[[A]]"},  # unreadable in the original order -> error row
     ]
-    step = PairwiseJudge("pair", response_a="x", response_b="y", template="{{ response_a }}")
+    step = PairwiseJudge("pair", response_a="x", response_b="y", template="{{ response_a }}", structured=False)
     data, errors = run(tmp_path, rows, step, fake_model)
     assert [(r["winner"], r["pairwise_verdicts"]) for r in data] == [
         ("a", ["a", "a"]), ("b", ["b", "b"]), ("tie", ["a", "b"]), ("tie", ["tie", "tie"])]
@@ -42,7 +42,7 @@ def test_order_swap_and_ties(tmp_path, fake_model):
 
 def test_single_order_and_prometheus_relative(tmp_path, fake_model):
     step = PairwiseJudge("pair", response_a="x", response_b="y", swap=False, rubric="prometheus_relative",
-                         template="{{ response_a }}")
+                         template="{{ response_a }}", structured=False)
     data, _ = run(tmp_path, [{"x": "Feedback: sharper. [RESULT] A", "y": "whatever"}], step, fake_model)
     assert data[0]["winner"] == "a" and data[0]["pairwise_verdicts"] == ["a"] and len(data[0]["_lineage"]) == 1
 

@@ -29,7 +29,7 @@ def run(tmp_path, rows, step, model):
 
 def test_score_mode_parses_and_keeps_unreadable_replies(tmp_path, fake_model):
     verdicts = ["Score: 4", "[RESULT] 2", '{"score": 5, "reason": "fine"}', "no score here", "Score: 9"]
-    data, errors = run(tmp_path, [{"verdict": v} for v in verdicts], Judge("j", template="{{ verdict }}"), fake_model)
+    data, errors = run(tmp_path, [{"verdict": v} for v in verdicts], Judge("j", template="{{ verdict }}", structured=False), fake_model)
     assert [(r["verdict"], r["score"]) for r in data] == [("Score: 4", 4.0), ("[RESULT] 2", 2.0),
                                                          ('{"score": 5, "reason": "fine"}', 5.0)]
     assert data[2]["judge_reason"] == "fine"
@@ -42,7 +42,7 @@ def test_score_mode_parses_and_keeps_unreadable_replies(tmp_path, fake_model):
 
 def test_binary_mode(tmp_path, fake_model):
     data, errors = run(tmp_path, [{"verdict": v} for v in ["Verdict: Yes", "[RESULT] No", "It depends"]],
-                       Judge("j", rubric="binary", template="{{ verdict }}"), fake_model)
+                       Judge("j", rubric="binary", template="{{ verdict }}", structured=False), fake_model)
     assert [r["score"] for r in data] == [1.0, 0.0]
     assert len(errors) == 1 and "yes/no" in errors[0]["_error"]
 
@@ -50,7 +50,7 @@ def test_binary_mode(tmp_path, fake_model):
 def test_aspects_from_text_and_structured_output(tmp_path, fake_model):
     reply = json.dumps({"instruction_following": 5, "honesty": {"rating": 4, "rationale": "hedges well"},
                         "truthfulness": 3, "helpfulness": 4})
-    data, _ = run(tmp_path / "a", [{"verdict": reply}], Judge("uf", rubric="ultrafeedback", template="{{ verdict }}"),
+    data, _ = run(tmp_path / "a", [{"verdict": reply}], Judge("uf", rubric="ultrafeedback", template="{{ verdict }}", structured=False),
                   fake_model)
     assert data[0]["scores"] == {"instruction_following": 5.0, "honesty": 4.0, "truthfulness": 3.0, "helpfulness": 4.0}
     assert data[0]["score"] == 4.0 and data[0]["judge_reason"] == "honesty: hedges well"

@@ -60,8 +60,34 @@ def test_ifd_step_end_to_end(tmp_path):
     assert "has no answer text to score" in errors[0]["_error"]
 
 
-def test_ifd_needs_an_in_process_model(tmp_path, fake_model):
+def test_ifd_against_a_server_with_prompt_logprobs(tmp_path, fake_model):
+    from synthloom.testing.fake_replies import prompt_tokens
+
     pipe = Pipeline([RecordsSource("src", rows=ROWS), IFDScore("ifd", response="output")],
                     models={"default": fake_model})
-    with pytest.raises(ModelSpecError, match="IFD needs the token log-likelihoods"):
-        run_pipeline(pipe, tmp_path / "out", RunOptions(progress="quiet", log=lambda m: None))
+    res = run_pipeline(pipe, tmp_path / "out", RunOptions(progress="quiet", log=lambda m: None))
+    assert (res.counts["ifd"].ok, res.counts["ifd"].errors) == (2, 0)
+    for r in read_shards(tmp_path / "out" / "data"):
+        prompt = render(ALPACA_TEMPLATE, {"instruction": r["instruction"], "input": None})
+        n = len(r["output"].split())  # the fake server's tokens are whitespace words
+        cond = [lp for _, lp in prompt_tokens(prompt + r["output"])[-n:]]
+        direct = [lp for _, lp in prompt_tokens(DIRECT_PREFIX + r["output"])[-n:]]
+        assert r["ifd_loss_conditioned"] == pytest.approx(-sum(cond) / n)
+        assert r["ifd"] == pytest.approx(sum(cond) / sum(direct))
+
+
+def test_ifd_against_a_server_without_prompt_logprobs(tmp_path):
+    from synthloom.llm.spec import parse_model_spec
+    from synthloom.testing.fake_server import FakeOpenAIServer, FakeServerConfig
+
+    with FakeOpenAIServer(FakeServerConfig(prompt_logprobs="")) as server:
+        pipe = Pipeline([RecordsSource("src", rows=ROWS), IFDScore("ifd", response="output")],
+                        models={"default": f"openai:fake@{server.url}"})
+        res = run_pipeline(pipe, tmp_path / "out", RunOptions(progress="quiet", log=lambda m: None))
+        off = parse_model_spec(f"openai:fake@{server.url}", prompt_logprobs="none")
+        pipe = Pipeline([RecordsSource("src", rows=ROWS), IFDScore("ifd", response="output")], models={"default": off})
+        with pytest.raises(ModelSpecError, match="IFD needs the token log-likelihoods.*prompt_logprobs: none"):
+            run_pipeline(pipe, tmp_path / "out2", RunOptions(progress="quiet", log=lambda m: None))
+    assert res.counts["ifd"].errors == 2
+    errors = [r for sub in (tmp_path / "out" / "errors").iterdir() for r in read_shards(sub)]
+    assert all("model 'default'" in e["_error"] and "gives no prompt log-probabilities" in e["_error"] for e in errors)

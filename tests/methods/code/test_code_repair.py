@@ -28,6 +28,8 @@ def scripted(*attempts: str) -> ScriptedModel:
 
 
 def step(**kw) -> CodeRepair:
+    """All of a problem's tests visible unless the test says otherwise."""
+    kw.setdefault("visible_tests", None)
     return CodeRepair("repair", timeout=1.0, workers=2, **kw)
 
 
@@ -101,10 +103,60 @@ def test_call_tests_and_unusable_tests():
         run_step(step(), scripted(CORRECT), [{**PROBLEM, "tests": []}])
 
 
+def test_visible_tests_drive_the_feedback_and_hidden_tests_decide_acceptance():
+    # WRONG (x + 2) passes the one visible test, double(2) == 4, so the loop stops at once ...
+    model = scripted(WRONG)
+    [out] = run_step(step(visible_tests=1), model, [PROBLEM])
+    assert isinstance(out, Rejected) and out.reason.startswith(
+        "not solved after 0 repair round(s): passes the visible tests but not the hidden ones: failed: test 0 "
+        "`assert double(5) == 10`")
+    assert out.score == 0.0  # x + 2 fails both hidden tests
+    prompt = user_text(model.requests[0])
+    assert "assert double(2) == 4" in prompt and "double(5)" not in prompt and len(model.requests) == 1
+    # ... while a visible test that fails is fed back, and the hidden ones are never shown
+    problem = {**PROBLEM, "tests": ["assert double(5) == 10", "assert double(2) == 4", "assert double(0) == 0"]}
+    model = scripted(WRONG, CORRECT)
+    [rows] = run_step(step(visible_tests=1), model, [problem])
+    row = rows[0]
+    assert (row["passed"], row["passed_hidden"], row["hidden_status"], row["fixed"]) == (True, True, "passed", True)
+    assert "double(5) == 10" in row["trajectory"][0]["feedback"] and "0 of 1 tests passed" in row["trajectory"][0]["feedback"]
+    assert all("double(0)" not in m["content"] for r in model.requests for m in r.messages)
+    # a separate hidden-tests column: all of `tests` visible, acceptance by `hidden`
+    [out] = run_step(step(hidden_tests_column="hidden"), scripted(WRONG),
+                     [{**PROBLEM, "tests": ["assert double(2) == 4"], "hidden": ["assert double(3) == 6"]}])
+    assert isinstance(out, Rejected) and "not the hidden ones: failed: test 0 `assert double(3) == 6`" in out.reason
+    [rows] = run_step(step(), scripted(CORRECT), [PROBLEM])
+    assert rows[0]["passed_hidden"] is None and rows[0]["hidden_status"] is None
+
+
+@pytest.mark.parametrize("mode, asks", [("explanation", "Explain the code above line by line"),
+                                        ("trace", "Trace the execution of the code on that test line by line")])
+def test_explanation_and_trace_feedback_add_an_analysis_turn_before_the_fix(mode, asks):
+    def reply(req, j):
+        last = user_text(req)
+        if last.startswith(("Explain the code", "The code above does not pass")):
+            return f"My {mode}: it adds 2 instead of doubling."
+        return fenced(CORRECT if len(req.messages) > 1 else WRONG)
+    model = ScriptedModel(reply)
+    [rows] = run_step(step(feedback=mode), model, [PROBLEM])
+    first = rows[0]["trajectory"][0]
+    assert first["analysis"] == f"My {mode}: it adds 2 instead of doubling." and rows[0]["fixed"]
+    ask, fix = model.requests[1], model.requests[2]
+    assert asks in user_text(ask) and [m["role"] for m in ask.messages] == ["user", "assistant", "user"]
+    if mode == "trace":
+        assert "assert double(5) == 10" in user_text(ask)
+    assert [m["role"] for m in fix.messages] == ["user", "assistant", "user", "assistant", "user"]
+    assert fix.messages[3]["content"] == first["analysis"] and user_text(fix) == first["feedback"]
+    assert f"Using your {mode}" in first["feedback"] and "assert double(5) == 10" in first["feedback"]
+    assert [e.get("turn") for e in rows[0]["_lineage"]] == [None, mode, None]
+
+
 def test_option_errors():
     with pytest.raises(ValueError, match="kind must be one of"):
         CodeRepair("r", kind="junit")
     with pytest.raises(ValueError, match="feedback must be"):
         CodeRepair("r", feedback="verbose")
+    with pytest.raises(ValueError, match="visible_tests must be >= 1"):
+        CodeRepair("r", visible_tests=0)
     with pytest.raises(ValueError, match="max_rounds must be >= 0"):
         CodeRepair("r", max_rounds=-1)

@@ -85,7 +85,7 @@ def test_sample_sessions_covers_sessions_and_handles_exhaustion():
     assert {t for s in specs for t in s["session_titles"]} == {s["title"] for s in SYLLABUS}
     tiny = [{"title": "Only", "key_concepts": ["x"]}]
     assert sample_sessions(tiny, 3, seed=0, difficulties=["easy"]) == [
-        {"session_titles": ["Only"], "key_concepts": ["x"], "difficulty": "easy"}] * 3
+        {"session_titles": ["Only"], "key_concepts": ["x"], "difficulty": "easy", "sessions_spanned": 1}] * 3
     assert sample_sessions([], 3, seed=0, difficulties=["easy"]) == []
 
 
@@ -131,6 +131,8 @@ def test_syllabus_rejects_prose_and_homework_rejects_refusals():
 # -- end to end --------------------------------------------------------------------------------------
 def glan_script(req) -> str:
     text = user_text(req)
+    if "You are building a taxonomy" in text:
+        return '{"items": ["Physics"]}' if "disciplines of the sub-field" in text else '{"items": ["Natural Sciences"]}'
     if "List 2 subjects" in text:
         return "1. Optics (undergraduate)\n2. Thermodynamics (graduate)"
     if "Design the syllabus" in text:
@@ -140,7 +142,7 @@ def glan_script(req) -> str:
                 "Key concepts: focal length; magnification")
     if "homework question" in text:
         concepts = re.search(r"key concepts: (.*)\.", text).group(1)
-        if "magnification" in concepts and "hard" in text:
+        if "magnification" in concepts and "challenging" in text:
             return "I'm sorry, I cannot write that question."
         return f"Question: Explain {concepts} with an example."
     return "An answer."
@@ -155,11 +157,13 @@ def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
     data = list(read_shards(out / "data"))
     assert data and len(data) + c["homework"]["rejected"] == 4
     for row in data:
-        assert set(row) == {"id", "_lineage", "discipline", "subject", "level", "session_titles", "key_concepts",
-                            "difficulty", "question", "answer"}
+        assert set(row) == {"id", "_lineage", "field", "sub_field", "discipline", "subject", "level", "session_titles",
+                            "key_concepts", "difficulty", "sessions_spanned", "question", "answer"}
         assert row["subject"] == "Optics" and row["question"].startswith("Explain ") and row["answer"] == "An answer."
+        assert (row["field"], row["sub_field"], row["discipline"]) == ("Natural Sciences", "Natural Sciences", "Physics")
+        assert row["sessions_spanned"] == len(row["session_titles"]) == (1 if row["difficulty"] == "basic" else 2)
         steps = [e["step"] for e in row["_lineage"]]
-        assert steps[0] == "subjects" and steps[-2:] == ["homework", "answer"] and "syllabus" in steps
+        assert steps[:2] == ["disciplines", "subjects"] and steps[-2:] == ["homework", "answer"] and "syllabus" in steps
     rejected = side_rows(out, "rejected")
     assert {r["_rejected_by"] for r in rejected} <= {"syllabus", "homework"}
     assert any(r["_rejected_by"] == "syllabus" and "class session" in r["_reason"] for r in rejected)

@@ -127,9 +127,9 @@ def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
     data = list(read_shards(out / "data"))
     assert len(data) == 2
     for row in data:
-        assert set(row) == {"id", "_lineage", "instruction", "output", "score", "system"}
+        assert set(row) == {"id", "_lineage", "instruction", "output", "score", "round_scores", "system"}
         assert row["score"] == 5 and row["system"] == WEB_TAG and row["instruction"].startswith("Write about: ")
-        assert [e["step"] for e in row["_lineage"]] == ["backward", "curate"]
+        assert [e["step"] for e in row["_lineage"]] == ["backward", "curate", "curate"]  # two rounds of curation
     rejected = side_rows(out, "rejected")
     assert len(rejected) == 6 and {r["_rejected_by"] for r in rejected} == {"backward", "curate"}
     assert all(r["_score"] == 2.0 for r in rejected if r["_rejected_by"] == "curate")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -26,6 +27,32 @@ from synthloom.pipeline.llm_step import RowError
 from synthloom.pipeline.step import Rejected
 from synthloom.testing.recipe_runs import run_recipe, side_rows
 from synthloom.testing.scripted import scripted_context, user_text
+
+BUILTIN = Path(__file__).parents[3] / "src" / "synthloom" / "recipes" / "builtin"
+SKILLS_RECIPE = """name: lab-skills
+description: LAB skills pipeline
+citations: []
+params:
+  taxonomy: ${recipe_dir}/lab_taxonomy.jsonl
+  temperature: 0.7
+  max_tokens: 512
+  judge_max_tokens: 256
+  concurrency: 16
+models:
+  default:
+    spec: embedded
+    max_in_flight: ${concurrency}
+steps:
+  - {name: leaves, type: lab_taxonomy, path: "${taxonomy}"}
+  - {name: contexts, type: lab_contexts, temperature: "${temperature}", max_tokens: "${max_tokens}"}
+  - {name: questions, type: lab_questions, temperature: "${temperature}", max_tokens: "${max_tokens}"}
+  - {name: unique_questions, type: dedup_exact, columns: [question]}
+  - {name: question_judge, type: lab_question_judge, temperature: 0, max_tokens: "${judge_max_tokens}"}
+  - {name: answer, type: lab_answer, temperature: 0, max_tokens: "${max_tokens}"}
+  - {name: answer_judge, type: lab_answer_judge, temperature: 0, max_tokens: "${judge_max_tokens}"}
+  - {name: output, type: select, columns: [leaf, kind, task_description, context, question, answer, question_score,
+                                           answer_score]}
+"""
 
 
 def seeds(n, context=False):
@@ -204,9 +231,18 @@ def lab_script(req) -> str:
     return "?"
 
 
+def skills_recipe(tmp_path):
+    """The LAB skills pipeline (the built-in ``lab`` recipe is the knowledge pipeline), as a recipe file."""
+    text = SKILLS_RECIPE.replace("${recipe_dir}", str(BUILTIN))
+    path = tmp_path / "lab-skills.yaml"
+    path.write_text(text)
+    return str(path)
+
+
 def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
     out = tmp_path / "lab"
-    run = run_recipe("lab", out, "steps.questions.num_samples=3", extra_cli_args=("--model", scripted_model(lab_script)))
+    run = run_recipe(skills_recipe(tmp_path), out, "steps.questions.num_samples=3",
+                     extra_cli_args=("--model", scripted_model(lab_script)))
     c = run["counts"]
     assert c["leaves"]["out"] == 9 and c["questions"]["out"] == 27
     assert c["unique_questions"]["rejected"] == 8 and c["question_judge"]["errors"] == 3
@@ -234,8 +270,8 @@ def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
 @pytest.mark.slow
 def test_recipe_end_to_end_on_the_embedded_model(tmp_path):
     out = tmp_path / "lab"
-    run = run_recipe("lab", out, "steps.questions.num_samples=2", "max_tokens=96", "judge_max_tokens=48", "concurrency=4",
-                     extra_cli_args=("-n", "1"))
+    run = run_recipe(skills_recipe(tmp_path), out, "steps.questions.num_samples=2", "max_tokens=96",
+                     "judge_max_tokens=48", "concurrency=4", extra_cli_args=("-n", "1"))
     assert run["status"] == "completed" and run["counts"]["leaves"]["out"] == 1
     for row in read_shards(out / "data"):
         assert row["question_score"] == 1 and row["answer_score"] >= 2 and row["_lineage"][-1]["step"] == "answer_judge"

@@ -21,9 +21,11 @@ from synthloom.methods.instructions.magpie import (
 )
 from synthloom.methods.instructions.magpie_tagging import (
     MagpieFilter,
+    MagpieLanguage,
     MagpieTag,
     near_duplicates,
     nearest_neighbors,
+    tag_language,
 )
 from synthloom.methods.instructions.magpie_templates import (
     SYSTEM_PROMPTS,
@@ -256,6 +258,78 @@ def test_filter_rejects_bad_options():
         MagpieFilter("k", categories=["Cooking"])
 
 
+@pytest.mark.parametrize("text, code", [
+    ("How do I bake sourdough bread at home with a starter?", "en"),
+    ("Wie kann ich zu Hause ein Brot mit Sauerteig backen und wie lange dauert das?", "de"),
+    ("¿Cómo puedo hacer pan de masa madre en casa y cuánto tiempo se necesita?", "es"),
+    ("如何在家里制作酸面包？", "zh"), ("自宅でパンを焼くにはどうすればいいですか？", "ja"),
+    ("Как испечь хлеб на закваске дома?", "ru"), ("12345 !!!", None), ("Xyzzy plugh frobozz.", None),
+])
+def test_language_tag(text, code):
+    assert tag_language(text) == code
+    [out] = asyncio.run(MagpieLanguage("lang").process({"instruction": text}))
+    assert out["language"] == code
+
+
+def test_safety_tag_reads_the_response_and_names_the_hazard_categories():
+    step = MagpieTag("s", task="safety")
+    assert step.reads == {"instruction", "response"} and set(step.writes) == {"safety", "safety_categories"}
+    req = step.prompt({"instruction": "How do I pick a lock?", "response": "Use a tension wrench."})
+    text = req.messages[0]["content"]
+    assert "User: How do I pick a lock?" in text and "Assistant: Use a tension wrench." in text
+    assert "S2: Non-Violent Crimes" in text and "S11: Sexual Content" in text
+    assert req.json_schema["properties"]["safety"]["enum"] == ["safe", "unsafe"]
+    resp = Response([Choice("{}")])
+    resp.parsed = {"safety": "unsafe", "categories": ["S2"]}
+    assert step.parse({"instruction": "x"}, resp) == {"instruction": "x", "safety": "unsafe", "safety_categories": ["S2"]}
+
+
+@pytest.mark.parametrize("record, rule", [
+    ({"language": "de", "safety": "safe", "reward": 4.0}, "language"),
+    ({"language": None, "safety": "safe", "reward": 4.0}, "language"),
+    ({"language": "en", "safety": "unsafe", "safety_categories": ["S9"], "reward": 4.0}, "safety"),
+    ({"language": "en", "safety": "safe", "reward": 1.4}, "reward"),
+    ({"language": "en", "safety": "safe", "reward": None}, "reward"),
+    ({"language": "en", "safety": "safe", "reward": 2.0}, None),
+])
+def test_filter_language_safety_and_reward(record, rule):
+    f = MagpieFilter("keep", min_quality=None, languages=["en"], safe_only=True, min_reward=2)
+    assert f.reads == {"instruction", "language", "safety", "reward"}
+    verdict = f.check({"instruction": "Describe Mars.", **record})
+    assert (verdict.reason.split(":")[0] if isinstance(verdict, Rejected) else None) == rule
+    if rule == "safety":
+        assert "S9" in verdict.reason
+    assert MagpieFilter("keep").reads == {"instruction", "input_quality"}  # off by default
+
+
+def test_recipe_tags_language_safety_and_reward_on_a_scripted_model(tmp_path, scripted_model):
+    def reply(req):
+        text = req.prompt if req.prompt is not None else req.messages[-1]["content"]
+        if req.prompt is not None:  # the pre-query completion
+            return "Explain how tides work in simple words." if req.seed % 2 else "Erkläre, wie die Gezeiten funktionieren."
+        if "unsafe content" in text:
+            return '{"safety": "safe", "categories": []}'
+        if "Rate how well the response" in text:
+            return '{"score": 4}'
+        if "input_quality" in text:
+            return '{"explanation": "clear", "input_quality": "good"}'
+        if "difficulty" in text and "intent" in text:
+            return '{"intent": "learn", "knowledge": "tides", "difficulty": "easy"}'
+        if "primary_tag" in text:
+            return '{"primary_tag": "Information seeking", "other_tags": []}'
+        return "The Moon's gravity pulls the oceans, making them rise and fall twice a day."
+    out = tmp_path / "magpie"
+    run = run_recipe("magpie", out, "steps.instruction.template=chatml", "dedup_distance=null",
+                     extra_cli_args=("--model", scripted_model(reply), "-n", "6"))
+    counts = run["counts"]
+    assert counts["language"]["out"] == counts["reward"]["in"] == counts["instruction"]["ok"]
+    data = list(read_shards(out / "data"))
+    assert data and all(r["language"] == "en" and r["safety"] == "safe" and r["reward"] == 4.0 for r in data)
+    german = [r for r in side_rows(out, "rejected") if r["_rejected_by"] == "keep"]
+    assert german and all(r["_reason"].startswith("language: 'de'") for r in german)
+    assert len(data) + len(german) == counts["instruction"]["ok"]
+
+
 # -- end to end ----------------------------------------------------------------------------------------
 
 
@@ -271,10 +345,12 @@ def test_magpie_recipe_end_to_end(tmp_path):
     assert counts["slots"]["out"] == 4 and counts["instruction"]["in"] == 4
     data = list(read_shards(out / "data"))
     for row in data:
-        assert set(row) == {"id", "_lineage", "instruction", "response", "input_quality", "difficulty",
-                            "task_category", "min_neighbor_distance", "pre_query_template"}
+        assert set(row) == {"id", "_lineage", "instruction", "response", "language", "input_quality", "difficulty",
+                            "task_category", "safety", "reward", "min_neighbor_distance", "pre_query_template"}
         assert row["pre_query_template"] == "chatml"  # SmolLM2's GGUF template is ChatML
-        assert [e["step"] for e in row["_lineage"]] == ["instruction", "response", "quality", "difficulty", "category"]
+        assert row["language"] == "en" and row["safety"] == "safe" and row["reward"] >= 2
+        assert [e["step"] for e in row["_lineage"]] == ["instruction", "response", "quality", "difficulty", "category",
+                                                        "safety", "reward"]
         assert row["_lineage"][0]["params"]["temperature"] == 1.0
     rejected = side_rows(out, "rejected")
     for r in rejected:

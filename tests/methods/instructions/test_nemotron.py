@@ -4,6 +4,7 @@ scripted replies and the built-in recipe end to end on a scripted model and on t
 from __future__ import annotations
 
 import asyncio
+import re
 import zlib
 
 import pytest
@@ -112,6 +113,11 @@ def nemotron_script(req) -> str:
         return "User: Can you give an example?"
     if req.messages[-1]["role"] == "user" and len(req.messages) > 1:
         return "Here is an example."
+    if "broad topics" in text:
+        return "1. Food\n2. Travel\n3. Science\n4. Sports\n5. Music"
+    if "topics that together cover different aspects of" in text:
+        macro = re.search(r'aspects of "([^"]+)"', text).group(1)
+        return f"1. {macro} history\n2. {macro} today"
     if "Revise the" in text:
         return "1. Revised with more context: " + text.split("\n", 1)[0]
     if "Write 3" in text or "questions or tasks about the text" in text:
@@ -122,18 +128,21 @@ def nemotron_script(req) -> str:
 
 def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
     out = tmp_path / "nemotron"
-    run = run_recipe("nemotron-prompts", out, extra_cli_args=("--model", scripted_model(nemotron_script), "-n", "5"))
+    run = run_recipe("nemotron-prompts", out, "items_per_request=3",
+                     extra_cli_args=("--model", scripted_model(nemotron_script), "-n", "5"))
     c = run["counts"]
-    assert c["combos"]["out"] == 5 and c["prompts"]["out"] == 10
+    assert c["macro_topics"]["out"] == 5 and c["topics"]["out"] == 10 and c["prompts"]["out"] == 20
     data = list(read_shards(out / "data"))
     assert data and len(data) == c["output"]["out"]
-    assert {r["prompt_type"] for r in data} == {"open_qa", "writing", "closed_qa", "math", "coding"}
+    types = {r["prompt_type"] for r in data}
+    assert types <= {"open_qa", "writing", "closed_qa", "math", "coding"} and len(types) >= 3
     for row in data:
-        assert set(row) == {"id", "_lineage", "prompt_type", "topic", "original_prompt", "prompt", "user_style", "messages"}
+        assert set(row) == {"id", "_lineage", "prompt_type", "macro_topic", "topic", "language", "original_prompt",
+                            "base_prompt", "prompt", "constraints", "constraints_followed", "user_style", "messages"}
         assert [m["role"] for m in row["messages"]] == ["user", "assistant", "user", "assistant"]
         assert row["messages"][0]["content"] == row["prompt"] and row["messages"][2]["content"] == "Can you give an example?"
         steps = [e["step"] for e in row["_lineage"]]
-        assert steps[0] == "prompts" and steps[-3:] == ["assistant_1", "simulated_user", "assistant_2"]
+        assert steps[:3] == ["macro_topics", "topics", "prompts"] and steps[-3:] == ["assistant_1", "simulated_user", "assistant_2"]
         assert ("revise" in steps) == (row["prompt_type"] in ("open_qa", "writing"))
     assert all(r["_rejected_by"] == "unique" for r in side_rows(out, "rejected"))
 
@@ -143,10 +152,11 @@ def test_recipe_end_to_end_on_the_embedded_model(tmp_path):
     out = tmp_path / "nemotron"
     run = run_recipe("nemotron-prompts", out, "items_per_request=2", "max_tokens=64", "answer_max_tokens=32",
                      "concurrency=4", extra_cli_args=("-n", "1"))
-    assert run["status"] == "completed" and run["counts"]["combos"]["out"] == 1
+    assert run["status"] == "completed" and run["counts"]["start"]["out"] == 1
     for row in read_shards(out / "data"):
         assert [m["role"] for m in row["messages"]] == ["user", "assistant", "user", "assistant"]
     for r in side_rows(out, "rejected"):
         assert r["_rejected_by"] in ("unique", "simulated_user") and r["_reason"]
     for r in side_rows(out, "errors"):
-        assert r["_step"] in ("prompts", "revise", "assistant_1", "simulated_user", "assistant_2") and r["_error"]
+        assert r["_step"] in ("macro_topics", "topics", "prompts", "revise", "assistant_1", "simulated_user",
+                              "assistant_2") and r["_error"]

@@ -17,12 +17,13 @@ from synthloom.methods.instructions.persona import (
     PersonaToPersona,
     TextToPersona,
     clean_persona,
+    load_fewshot,
     load_personas,
     strip_prefix,
 )
 from synthloom.pipeline.step import Rejected, RejectedRow
 from synthloom.testing.recipe_runs import needs_embedded, run_recipe, side_rows
-from synthloom.testing.scripted import scripted_context
+from synthloom.testing.scripted import scripted_context, user_text
 
 
 def test_builtin_pool_is_ours_and_unique():
@@ -150,6 +151,58 @@ def test_synthesize_templates():
         PersonaSynthesize("s", template="poem")
 
 
+def test_persona_enhanced_few_shot_shows_each_demonstration_with_its_persona(tmp_path):
+    step = PersonaSynthesize("s", template="math", n_examples=2)
+    prompt = step.prompt({"id": "r1", "persona": "A lighthouse keeper"})
+    assert prompt == step.prompt({"id": "r1", "persona": "A lighthouse keeper"})  # drawn per row, reproducibly
+    assert prompt.count("\nPersona: ") == 2 and prompt.count("Math problem:") >= 3
+    assert prompt.rstrip().endswith("4. Your created math problem should include no more than 2 sub-problems.")
+    assert "A lighthouse keeper" in prompt.split("Now your task.")[1]
+    for ex in load_fewshot(None, "math"):  # every bundled demonstration shows its persona and the prefix
+        assert f"Persona: {ex['persona']}\n{ex['output']}" in "".join(
+            step.prompt({"id": f"r{i}", "persona": "x"}) for i in range(40))
+    shown = {p.split("Persona: ")[1].split("\n")[0] for i in range(20)
+             for p in [PersonaSynthesize("s", n_examples=1).prompt({"id": f"r{i}", "persona": "x"})]}
+    assert len(shown) > 1
+    mine = tmp_path / "shots.jsonl"
+    mine.write_text('{"persona": "A baker", "output": "Scale a recipe for 40 loaves.", "template": "math"}\n'
+                    '{"persona": "A poet", "output": "User prompt: rhyme.", "template": "instruction"}\n')
+    own = PersonaSynthesize("s", n_examples=1, examples=str(mine))
+    assert "Persona: A baker\nMath problem: Scale a recipe for 40 loaves." in own.prompt({"id": "a", "persona": "x"})
+    assert own.describe()["examples"] == [{"persona": "A baker", "output": "Math problem: Scale a recipe for 40 loaves."}]
+    assert "Persona:" not in PersonaSynthesize("s").prompt({"id": "a", "persona": "x"})  # zero-shot by default
+    with pytest.raises(ValueError, match="n_examples=2 but 1 few-shot"):
+        PersonaSynthesize("s", n_examples=2, examples=str(mine))
+    with pytest.raises(ValueError, match="for template 'knowledge'"):
+        PersonaSynthesize("s", template="knowledge", n_examples=1)
+    with pytest.raises(PersonaFileError, match="example 1 needs"):
+        load_fewshot([{"persona": "", "output": "x"}], "math")
+
+
+def test_recipe_infers_personas_from_texts_then_generates_with_few_shot(tmp_path, scripted_model):
+    def reply(req) -> str:
+        text = user_text(req)
+        if "Who is likely to" in text:
+            subject = text.split("Text:")[1].strip()[:20]
+            if "likely to read" in text:
+                return f"Persona: A retired schoolteacher in Leeds who reads up on {subject}"
+            return f"Persona: An agronomy professor writing a handbook chapter about {subject}"
+        if "close relationship" in text:
+            return "A sibling of " + text.split("Persona: ")[1][:30]
+        assert "Now your task." in text and text.count("\nPersona: ") == 2
+        return "Math problem: How many?"
+
+    out = tmp_path / "persona"
+    run = run_recipe("persona", out, extra_cli_args=("-n", "2", "--model", scripted_model(reply)))
+    c = run["counts"]
+    assert c["texts"]["out"] == 2 and c["text_to_persona"]["out"] == 4 and c["expand"]["out"] == 8
+    data = list(read_shards(out / "data"))
+    assert data and all(r["synthesized_text"] == "How many?" for r in data)
+    hop0 = [r for r in data if r["persona_hop"] == 0]
+    assert {r["persona_relation"] for r in hop0} == {"read", "write"}
+    assert all(r["persona"].startswith(("A retired schoolteacher", "An agronomy professor")) for r in hop0)
+
+
 # -- end to end ----------------------------------------------------------------------------------------
 
 
@@ -162,11 +215,12 @@ def test_persona_recipe_end_to_end(tmp_path):
                      extra_cli_args=("-n", "2"))
     assert run["status"] == "completed"
     counts = run["counts"]
-    assert counts["personas"]["out"] == 2 and counts["expand"]["out"] == 4 and counts["dedup"]["in"] == 4
+    assert counts["texts"]["out"] == 2 and counts["text_to_persona"]["out"] == 4 and counts["expand"]["out"] == 8
     data = list(read_shards(out / "data"))
-    assert len(data) == counts["output"]["out"] >= 2  # the two input personas (hop 0) are distinct
+    assert len(data) == counts["output"]["out"]
     for row in data:
-        assert set(row) == {"id", "_lineage", "persona", "persona_hop", "persona_template", "synthesized_text"}
+        assert set(row) == {"id", "_lineage", "persona", "persona_relation", "persona_hop", "persona_template",
+                            "synthesized_text"}
         assert row["persona_template"] == "math" and row["_lineage"][-1]["step"] == "synthesize"
     rejected = side_rows(out, "rejected")
     for r in rejected:

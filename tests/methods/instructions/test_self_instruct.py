@@ -9,6 +9,7 @@ import json
 import pytest
 from rouge_score import rouge_scorer
 
+from synthloom.curate.rouge_gate import RougeLGate
 from synthloom.io.shards import read_shards
 from synthloom.llm.types import Choice, Request, Response, Usage
 from synthloom.methods.instructions.self_instruct import (
@@ -37,10 +38,30 @@ from synthloom.testing.scripted import scripted_context
 
 def test_builtin_seed_set_is_ours_diverse_and_valid():
     tasks = load_seed_tasks()
-    assert len(tasks) >= 40
-    assert len({t["instruction"] for t in tasks}) == len(tasks)
-    assert 8 <= sum(t["is_classification"] for t in tasks) < len(tasks) - 8
+    assert len(tasks) == 175  # the paper's seed pool size; the tasks are written for this project
+    assert len({t["instruction"] for t in tasks}) == len({t["name"] for t in tasks}) == len(tasks)
     assert all(t["instances"] and all(i["output"] for i in t["instances"]) for t in tasks)
+    # the paper's task types: classification and generation, each with and without an input
+    clf = [t for t in tasks if t["is_classification"]]
+    no_input = [t for t in tasks if all(not i["input"] for i in t["instances"])]
+    assert len(clf) >= 25 and len(no_input) >= 50
+    assert len([t for t in clf if t not in no_input]) >= 20
+    assert len([t for t in tasks if not t["is_classification"] and t not in no_input]) >= 50
+    # distinct enough that none would fail the pool's own ROUGE-L gate
+    gate = RougeLGate(threshold=0.7)
+    assert all(gate.check_and_add(t["instruction"])[0] for t in tasks)
+
+
+def test_prompts_from_the_builtin_seeds_show_six_human_and_two_machine_instructions():
+    boot = Bootstrap(load_seed_tasks(), step="si")
+    first = boot.prompt_instructions(0, 0)
+    assert len(first) == 8 and set(first) <= set(boot.seed_instructions)  # no machine pool yet: 8 seeds
+    boot.machine = [f"Machine task number {i} is here" for i in range(5)]
+    shown = boot.prompt_instructions(1, 3)
+    assert len(shown) == 8 and sum(s in boot.machine for s in shown) == 2
+    assert sum(s in boot.seed_instructions for s in shown) == 6
+    seen = {s for r in range(20) for slot in range(8) for s in boot.prompt_instructions(r, slot)}
+    assert len(seen & set(boot.seed_instructions)) > 100  # the whole pool gets sampled
 
 
 def test_user_seed_file_in_the_original_format(tmp_path):

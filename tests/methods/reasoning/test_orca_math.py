@@ -58,7 +58,12 @@ def test_disagreement_no_answer_and_long_answers_rejected():
 @needs_embedded
 def test_orca_math_recipe_on_the_embedded_model(tmp_path):
     run, data, rejected = run_recipe(tmp_path, "orca-math", "harden", "steps.harden.rounds=1", "steps.harden.k=2",
-                                     "steps.harden.min_agreement=1.0")
-    assert run["counts"]["harden"]["in"] == 1 and len(data) + len(rejected) == 1
-    assert all(r["agreement"] == 1.0 and r["answers"][0] == r["gold_answer"] for r in data)
-    assert all(r["_rejected_by"] == "harden" and r["_reason"] for r in rejected)
+                                     "steps.harden.min_agreement=1.0", "steps.ask_me_anything.max_tokens=48",
+                                     "steps.ask_me_anything.max_problems=1", "steps.ask_me_anything.k=1")
+    c = run["counts"]
+    assert c["harden"]["in"] == c["ask_me_anything"]["in"] == 1
+    rows_out = {step: c.get(step, {}).get("out", 0) for step in ("problems", "harden", "ama_verified")}
+    assert rows_out["problems"] == rows_out["harden"] + rows_out["ama_verified"] == len(data)  # steps without input: 0
+    assert all(r["agreement"] == 1.0 and r["answers"][0] == r["gold_answer"] for r in data if r["agent"] == "harden")
+    assert all(r["correct"] and r["n_correct"] >= 1 for r in data if r["agent"] == "ama_verified")
+    assert all(r["_rejected_by"] in ("harden", "ask_me_anything", "ama_verified") and r["_reason"] for r in rejected)

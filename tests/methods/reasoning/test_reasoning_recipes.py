@@ -62,10 +62,18 @@ def test_star_recipe(tmp_path):
     assert all(r["_rejected_by"] == "star" and r["_reason"] for r in rejected)
 
 
+#: the long-cot recipe's `domains` param (the JSON-schema enum of its domain step)
+DOMAINS = {"arithmetic", "algebra", "geometry", "number theory", "combinatorics", "probability and statistics",
+           "calculus and analysis", "other"}
+
+
 @pytest.mark.slow
 @needs_embedded
 def test_long_cot_recipe(tmp_path):
-    run, data, rejected = run_recipe(tmp_path, "long-cot", "distill", "steps.distill.require_reasoning=false", n=2)
-    assert len(data) + len(rejected) == 2
-    assert all(r["correct"] and "<think>" not in r["response"] for r in data)
-    assert all(r["_rejected_by"] == "distill" and r["_reason"].startswith("no verified sample") for r in rejected)
+    run, data, rejected = run_recipe(tmp_path, "long-cot", "distill", "steps.distill.require_reasoning=false",
+                                     "steps.difficulty.max_tokens=48", n=2)
+    assert len(data) + len(rejected) == 2 and run["counts"]["domain"]["ok"] == 2
+    assert all(r["correct"] and "<think>" not in r["response"] and r["pass_rate"] == 0 for r in data)
+    assert all(r["domain"] in DOMAINS for r in data) and sorted(r["selection_rank"] for r in data) == list(range(len(data)))
+    for r in rejected:
+        assert (r["_rejected_by"], r["_reason"][:10]) in (("distill", "no verifie"), ("select", "too easy: "))

@@ -79,8 +79,11 @@ class JudgeJury(Judge):
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
         made = self.prompt(record)
+        constrained = self.constrained_schema()
         answers = await asyncio.gather(
-            *(self.call(record, made, model=juror, raw=self.raw, json_schema=self.json_schema,
+            *(self.call_constrained(record, made, model=juror, raw=self.raw, json_schema=constrained,
+                                    lineage={"juror": juror}) if constrained is not None else
+              self.call(record, made, model=juror, raw=self.raw, json_schema=self.json_schema,
                         structured_attempts=self.structured_attempts, lineage={"juror": juror})
               for juror in self.jurors), return_exceptions=True)
         verdicts: dict[str, dict[str, Any] | None] = {}

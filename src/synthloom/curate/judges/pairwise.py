@@ -9,6 +9,9 @@ Output columns: ``winner`` (``"a"`` = the ``response_a`` column, ``"b"``, or ``"
 ``pairwise_verdicts`` (the verdict of each order, already mapped to a/b/tie) and ``judge_reason``
 (the replies, one per order). Presets: ``pairwise`` (MT-Bench ``[[A]]``/``[[B]]``/``[[C]]``) and
 ``prometheus_relative`` (Kim et al. 2024, Prometheus 2, arXiv 2405.01535: ``[RESULT] A``).
+Where the backend can enforce a JSON schema the reply is asked for as ``{"rationale", "winner"}``
+(``constrained``), so a grammar-constrained model always names a winner; else the preset's format
+(``structured: true`` insists on the JSON, validated and re-asked; ``false`` never asks for it).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ...pipeline.model_step import ModelStep, RowError
 from ...pipeline.step import Rejected
 from ...records import adopt_rows
 from .base import PromptBuilder, judge_sampling, judge_template
+from .constrained import verdict_schema
 from .parsing import JudgeParseError, parse_pairwise
 from .rubrics import get_rubric
 
@@ -44,6 +48,7 @@ class PairwiseJudge(ModelStep):
         template: str | None = None,
         system: str | None = None,
         swap: bool = True,
+        structured: bool | None = None,
         winner_column: str = "winner",
         verdicts_column: str = "pairwise_verdicts",
         reason_column: str = "judge_reason",
@@ -67,6 +72,9 @@ class PairwiseJudge(ModelStep):
         self.criteria = preset.criteria if criteria is None else criteria
         self.response_columns = (response_a, response_b)
         self.swap = bool(swap)
+        self.structured = structured
+        self.verdict_schema = verdict_schema("winner", ["A", "B"] if preset.name == "prometheus_relative" else
+                                             ["A", "B", "tie"], max_tokens=max_tokens or preset.max_tokens)
         self.winner_column, self.verdicts_column, self.reason_column = winner_column, verdicts_column, reason_column
         super().__init__(name, model=model, reads={response_a, response_b}, inputs=inputs or (),
                          writes=[winner_column, verdicts_column, reason_column], citations=[preset.citation],
@@ -83,10 +91,16 @@ class PairwiseJudge(ModelStep):
         overrides = {"response_a": record.get(col[order[0]]), "response_b": record.get(col[order[1]])}
         return self.builder.messages(self, record, overrides)
 
+    async def _ask(self, record: dict[str, Any], prompt: Any, lineage: dict[str, Any]) -> Any:
+        if self.structured is None:
+            return await self.call_constrained(record, prompt, json_schema=self.verdict_schema, lineage=lineage)
+        return await self.call(record, prompt, json_schema=self.verdict_schema if self.structured else None,
+                               lineage=lineage)
+
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
         orders = [("a", "b"), ("b", "a")] if self.swap else [("a", "b")]
         prompts = [self._messages(record, order) for order in orders]
-        answers = await asyncio.gather(*(self.call(record, prompt, lineage={"order": "".join(order)})
+        answers = await asyncio.gather(*(self._ask(record, prompt, {"order": "".join(order)})
                                          for prompt, order in zip(prompts, orders)))
         verdicts = []
         for order, (resp, _) in zip(orders, answers):

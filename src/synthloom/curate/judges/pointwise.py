@@ -9,6 +9,10 @@ Modes (set by the rubric preset, or ``mode:``):
 * ``aspects``: several aspects in one call (JSON) -> ``scores`` ({aspect: float}), ``score`` (their
   mean) and ``judge_reason`` (the rationales, or the reply).
 
+The reply is asked for as JSON (``{"rationale", "score"}``, ``{"rationale", "answer"}``, one object per
+aspect; see ``constrained``) wherever the backend can enforce a schema (``structured`` unset): a
+grammar-constrained model always gives a score. A backend that cannot gets the rubric's free-text
+format. ``structured: true`` insists on JSON everywhere (validated, re-asked); ``false`` never asks for it.
 A reply the parser cannot read (no score, out of range, ambiguous, see ``parsing``) becomes an error
 row whose ``raw_text`` keeps the reply. Presets and their papers: see ``rubrics``. The judge papers:
 Zheng et al. 2023 (MT-Bench, arXiv 2306.05685) for rubric grading; Liu et al. 2023 (G-Eval, arXiv
@@ -25,6 +29,7 @@ from typing import Any
 from ...llm.types import Response
 from ...pipeline.llm_step import LLMStep, RowError
 from .base import PromptBuilder, judge_sampling, judge_template, number
+from .constrained import aspects_schema, verdict_schema
 from .expected_score import expected_score
 from .parsing import JudgeParseError, parse_aspects, parse_binary, parse_score
 from .rubrics import MODES, get_rubric
@@ -75,7 +80,7 @@ class Judge(LLMStep):
         system: str | None = None,
         raw: bool | None = None,
         expected_score: bool | None = None,
-        structured: bool = False,
+        structured: bool | None = None,
         score_column: str | None = None,
         reason_column: str = "judge_reason",
         aspects_column: str = "scores",
@@ -111,6 +116,8 @@ class Judge(LLMStep):
         self.rubric = preset
         raw = preset.raw if raw is None else raw
         sampling = judge_sampling(where, self.config, max_tokens=preset.max_tokens, want_logprobs=self.expected)
+        self.structured = structured
+        self.max_tokens = sampling.get("max_tokens")
         super().__init__(name, model=model, raw=raw, json_schema=self._schema() if structured else None,
                          writes=self.judge_columns(), inputs=inputs or (),
                          citations=[preset.citation] if preset.citation else [], **sampling)
@@ -134,19 +141,16 @@ class Judge(LLMStep):
         return cols
 
     def _schema(self) -> dict[str, Any]:
-        lo, hi = number(self.lo), number(self.hi)
         if self.mode == "binary":
-            return {"type": "object", "properties": {"rationale": {"type": "string"},
-                                                     "answer": {"type": "string", "enum": ["yes", "no"]}},
-                    "required": ["rationale", "answer"]}
+            return verdict_schema("answer", ["yes", "no"], max_tokens=self.max_tokens)
         if self.mode == "aspects":
-            item = {"type": "object", "properties": {"rationale": {"type": "string"},
-                                                     "rating": {"type": "integer", "minimum": lo, "maximum": hi}},
-                    "required": ["rationale", "rating"]}
-            return {"type": "object", "properties": {a: item for a in self.aspects}, "required": list(self.aspects)}
-        return {"type": "object", "properties": {"rationale": {"type": "string"},
-                                                 "score": {"type": "integer", "minimum": lo, "maximum": hi}},
-                "required": ["rationale", "score"]}
+            return aspects_schema(list(self.aspects), self.lo, self.hi, max_tokens=self.max_tokens)
+        return verdict_schema("score", (self.lo, self.hi), max_tokens=self.max_tokens)
+
+    def constrained_schema(self) -> dict[str, Any] | None:
+        """``structured`` unset: the reply's schema wherever the backend can enforce it, except for a
+        logprob-read score (``expected_score``), which reads the digit of the rubric's own format."""
+        return self._schema() if self.structured is None and not self.expected else None
 
     # ------------------------------------------------------------------------------ prompt, parse
     def prompt(self, record: dict[str, Any]) -> list[dict[str, str]] | str:

@@ -10,7 +10,7 @@ the same clusters). The kept rows get their cluster number in ``cluster_column``
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -42,37 +42,49 @@ class TopKPerCluster(GlobalStep):
         self.column, self.k, self.n_clusters, self.order, self.seed = column, k, n_clusters, order, seed
         self.cluster_column, self.encoder = cluster_column, encoder
 
-    def run(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
+    def embed_text(self, record: dict[str, Any]) -> str:
+        """The text of ``record`` that is embedded."""
         from ..embeddings import record_text
-        from ..semantic_dedup import kmeans
 
+        return record_text(record, self.text, f"select_topk_per_cluster {self.name!r}")
+
+    def value(self, record: dict[str, Any]) -> float:
+        """The row's ``column`` value (NaN when it has no numeric value)."""
+        v = numeric(value_at(record, self.column))
+        return np.nan if v is None else v
+
+    def run(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
         folder = spill_folder(self)
         with RowSpill(folder) as spill, EmbeddingSpill(folder, self.encoder) as emb:
             values = []
             for record in rows:
                 spill.add(record)
-                v = numeric(value_at(record, self.column))
-                values.append(np.nan if v is None else v)
-                emb.add(record_text(record, self.text, f"select_topk_per_cluster {self.name!r}"))
-            vals = np.asarray(values, dtype=np.float64)
-            vectors = emb.finish()
-            n = len(vals)
-            k_clusters = self.n_clusters or max(1, math.ceil(math.sqrt(n / 2)))
-            labels = kmeans(vectors, k_clusters, seed=self.seed)[0] if n else np.zeros(0, dtype=np.int64)
-            rank = np.full(n, -1, dtype=np.int64)
-            for c in np.unique(labels):
-                members = np.flatnonzero((labels == c) & ~np.isnan(vals))
-                key = -vals[members] if self.order == "desc" else vals[members]
-                rank[members[np.argsort(key, kind="stable")]] = np.arange(len(members))
-            for i, record in enumerate(spill):
-                if np.isnan(vals[i]):
-                    yield RejectedRow(record, Rejected(f"{self.column}: no numeric value ({value_at(record, self.column)!r})"))
-                    continue
-                cluster = int(labels[i])
-                if rank[i] < self.k:
-                    record[self.cluster_column] = cluster
-                    yield record
-                else:
-                    yield RejectedRow(record, Rejected(
-                        f"not in the top {self.k} of cluster {cluster} ({self.column} {vals[i]:.4g} ranks {rank[i] + 1})",
-                        float(vals[i])))
+                values.append(self.value(record))
+                emb.add(self.embed_text(record))
+            yield from self.select(spill, np.asarray(values, dtype=np.float64), emb.finish())
+
+    def select(self, rows: Iterable[dict[str, Any]], vals: np.ndarray, vectors: np.ndarray) -> Iterator[dict[str, Any] | RejectedRow]:
+        """Clusters all rows' embeddings (``vectors``), ranks ``vals`` in each cluster, then yields each row
+        (``rows``, in input order) kept or rejected (the Ray form calls it with embeddings computed on workers)."""
+        from ..semantic_dedup import kmeans
+
+        n = len(vals)
+        k_clusters = self.n_clusters or max(1, math.ceil(math.sqrt(n / 2)))
+        labels = kmeans(vectors, k_clusters, seed=self.seed)[0] if n else np.zeros(0, dtype=np.int64)
+        rank = np.full(n, -1, dtype=np.int64)
+        for c in np.unique(labels):
+            members = np.flatnonzero((labels == c) & ~np.isnan(vals))
+            key = -vals[members] if self.order == "desc" else vals[members]
+            rank[members[np.argsort(key, kind="stable")]] = np.arange(len(members))
+        for i, record in enumerate(rows):
+            if np.isnan(vals[i]):
+                yield RejectedRow(record, Rejected(f"{self.column}: no numeric value ({value_at(record, self.column)!r})"))
+                continue
+            cluster = int(labels[i])
+            if rank[i] < self.k:
+                record[self.cluster_column] = cluster
+                yield record
+            else:
+                yield RejectedRow(record, Rejected(
+                    f"not in the top {self.k} of cluster {cluster} ({self.column} {vals[i]:.4g} ranks {rank[i] + 1})",
+                    float(vals[i])))

@@ -18,7 +18,7 @@ disk; memory holds the scores, the ids and the selected embeddings (at most ``bu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -121,9 +121,13 @@ class DeitaSelect(GlobalStep):
             product *= v
         return product
 
-    def run(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
+    def embed_text(self, record: dict[str, Any]) -> str:
+        """The text of ``record`` that is embedded."""
         from ..embeddings import record_text
 
+        return record_text(record, self.text, f"select_deita {self.name!r}")
+
+    def run(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any] | RejectedRow]:
         folder = spill_folder(self)
         with RowSpill(folder) as spill, EmbeddingSpill(folder, self.encoder) as emb:
             scores, ids = [], []
@@ -132,25 +136,29 @@ class DeitaSelect(GlobalStep):
                 s = self._score(record)
                 scores.append(np.nan if s is None else s)
                 ids.append(str(record.get(ID, "")))
-                emb.add(record_text(record, self.text, f"select_deita {self.name!r}"))
-            values = np.asarray(scores, dtype=np.float64)
-            status, nearest, sim = deita_greedy(emb.finish(), values, max_similarity=self.max_similarity,
-                                                budget=self.budget)
-            for i, record in enumerate(spill):
-                st = status[i]
-                if st == NO_SCORE:
-                    shown = {c: value_at(record, c) for c in self.score_cols}
-                    yield RejectedRow(record, Rejected(f"no numeric score in {shown}"))
-                    continue
-                record[self.score_column] = float(values[i])
-                if st == SELECTED:
-                    yield record
-                elif st == TOO_SIMILAR:
-                    other = ids[nearest[i]]
-                    yield RejectedRow(record, Rejected(
-                        f"too similar to selected row {other} (cosine {sim[i]:.3f} > {self.max_similarity})",
-                        float(values[i]), duplicate_of=other))
-                else:
-                    yield RejectedRow(record, Rejected(
-                        f"budget of {self.budget} rows reached before this row ({self.score_column} {values[i]:.4g})",
-                        float(values[i])))
+                emb.add(self.embed_text(record))
+            yield from self.select(spill, np.asarray(scores, dtype=np.float64), ids, emb.finish())
+
+    def select(self, rows: Iterable[dict[str, Any]], values: np.ndarray, ids: list[str],
+               embeddings: np.ndarray) -> Iterator[dict[str, Any] | RejectedRow]:
+        """The greedy pass over all rows' scores (``values``), ids and embeddings, then each row (``rows``, in
+        input order) kept or rejected (the Ray form calls it with embeddings computed on workers)."""
+        status, nearest, sim = deita_greedy(embeddings, values, max_similarity=self.max_similarity, budget=self.budget)
+        for i, record in enumerate(rows):
+            st = status[i]
+            if st == NO_SCORE:
+                shown = {c: value_at(record, c) for c in self.score_cols}
+                yield RejectedRow(record, Rejected(f"no numeric score in {shown}"))
+                continue
+            record[self.score_column] = float(values[i])
+            if st == SELECTED:
+                yield record
+            elif st == TOO_SIMILAR:
+                other = ids[nearest[i]]
+                yield RejectedRow(record, Rejected(
+                    f"too similar to selected row {other} (cosine {sim[i]:.3f} > {self.max_similarity})",
+                    float(values[i]), duplicate_of=other))
+            else:
+                yield RejectedRow(record, Rejected(
+                    f"budget of {self.budget} rows reached before this row ({self.score_column} {values[i]:.4g})",
+                    float(values[i])))

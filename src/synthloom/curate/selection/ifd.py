@@ -16,7 +16,9 @@ answer; both are overridable (``template`` over ``instruction``/``input``, ``dir
 The answer is tokenized on its own, so both losses cover exactly the same tokens; an answer longer
 than the model's window is cut to fit (the row says how many tokens were cut).
 
-Needs an in-process GGUF model (``embedded`` or ``gguf:PATH``): see ``synthloom.llm.scoring``.
+Needs a model that scores given text: an in-process GGUF (``embedded`` or ``gguf:PATH``), or an
+OpenAI-compatible server that returns prompt log-probabilities (model setting ``prompt_logprobs``); see
+``synthloom.llm.scoring`` and ``synthloom.llm.server_scoring``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ...llm.scoring import LogLikelihoodScorer, scorer_for_model
+from ...llm.scoring import ContinuationScore, LogLikelihoodScorer, scorer_for_model, scoring_problem
+from ...llm.server_scoring import ServerScorer
 from ...pipeline.llm_step import RowError
 from ...pipeline.step import MapStep
 from ...pipeline.templates import render, template_columns
@@ -43,8 +46,17 @@ DIRECT_PREFIX = "### Response:"
 
 def ifd_score(scorer: LogLikelihoodScorer, prompt: str, answer: str, direct_prefix: str = DIRECT_PREFIX) -> dict[str, Any]:
     """Conditioned and direct losses of ``answer`` and their ratio (the IFD)."""
-    cond = scorer.score(prompt, answer)
-    direct = scorer.score(direct_prefix, answer)
+    return ifd_from_scores(scorer.score(prompt, answer), scorer.score(direct_prefix, answer))
+
+
+async def aifd_score(scorer: LogLikelihoodScorer | ServerScorer, prompt: str, answer: str,
+                     direct_prefix: str = DIRECT_PREFIX) -> dict[str, Any]:
+    """:func:`ifd_score` with any scorer (in-process or server)."""
+    return ifd_from_scores(await scorer.ascore(prompt, answer), await scorer.ascore(direct_prefix, answer))
+
+
+def ifd_from_scores(cond: ContinuationScore, direct: ContinuationScore) -> dict[str, Any]:
+    """The IFD of an answer from its conditioned and direct token log-probabilities."""
     if not cond.logprobs or not direct.logprobs:
         raise ValueError("the answer has no tokens to score")
     n = min(len(cond.logprobs), len(direct.logprobs))  # the same tokens, unless the window cut them differently
@@ -56,9 +68,9 @@ def ifd_score(scorer: LogLikelihoodScorer, prompt: str, answer: str, direct_pref
 
 class IFDScore(MapStep):
     """Adds ``ifd`` (and ``ifd_loss_conditioned``, ``ifd_loss_direct``) to each row, computed with the
-    recipe model ``model`` (an in-process GGUF) from the ``instruction`` (+ ``input``) and ``response``
-    columns; see the module docstring. Select afterwards with ``select_threshold`` (``less_than: 1``)
-    and ``select_top`` (``fraction: 0.1``)."""
+    recipe model ``model`` (an in-process GGUF, or a server giving prompt log-probabilities) from the
+    ``instruction`` (+ ``input``) and ``response`` columns; see the module docstring. Select afterwards
+    with ``select_threshold`` (``less_than: 1``) and ``select_top`` (``fraction: 0.1``)."""
 
     type_name = "ifd"
     cpu_bound = True
@@ -75,29 +87,27 @@ class IFDScore(MapStep):
         self.instruction, self.response, self.input = instruction, response, input
         self.model_name, self.template, self.direct_prefix, self.column = model, template, direct_prefix, column
         self.n_ctx = n_ctx
-        self._scorer: LogLikelihoodScorer | None = None
+        self._scorer: LogLikelihoodScorer | ServerScorer | None = None
         self._lock = threading.Lock()
 
     def setup(self, ctx: Any) -> None:
-        """Fails before any row is read when the model is not an in-process GGUF."""
+        """Fails before any row is read when the model cannot score given text."""
         super().setup(ctx)
         config = (getattr(ctx.models, "configs", None) or {}).get(self.model_name)
-        if config is not None and config.backend != "llamacpp":
+        problem = None if config is None else scoring_problem(config)
+        if problem:
             from ...llm.spec import ModelSpecError
 
-            raise ModelSpecError(
-                f"ifd step {self.name!r}: model {self.model_name!r} is {config.spec or config.backend}, but IFD needs "
-                "the token log-likelihoods of given text from an in-process model; add a GGUF model to `models:` "
-                "(e.g. `scorer: embedded` or `scorer: gguf:/path/model.gguf`) and set `model: scorer`")
+            raise ModelSpecError(f"ifd step {self.name!r}: IFD needs the token log-likelihoods of given text: {problem}")
 
-    def scorer(self) -> LogLikelihoodScorer:
+    def scorer(self) -> LogLikelihoodScorer | ServerScorer:
         with self._lock:
             if self._scorer is None:
                 assert self.ctx is not None, "step used before setup()"
                 self._scorer = scorer_for_model(self.ctx.models, self.model_name, self.n_ctx)
             return self._scorer
 
-    def map(self, record: dict[str, Any]) -> dict[str, Any]:
+    async def amap(self, record: dict[str, Any]) -> dict[str, Any]:
         answer = record.get(self.response)
         if not isinstance(answer, str) or not answer.strip():
             raise RowError(f"ifd {self.name!r}: column {self.response!r} has no answer text to score")
@@ -105,7 +115,7 @@ class IFDScore(MapStep):
                   "input": record.get(self.input) if self.input else None}
         prompt = render(self.template, values, self.ctx.params if self.ctx else None)
         try:
-            got = ifd_score(self.scorer(), prompt, answer, self.direct_prefix)
+            got = await aifd_score(self.scorer(), prompt, answer, self.direct_prefix)
         except ValueError as e:
             raise RowError(f"ifd {self.name!r}: {e}") from None
         return {**record, self.column: got["ifd"], f"{self.column}_loss_conditioned": got["loss_conditioned"],

@@ -238,6 +238,7 @@ class LlamaCppBackend:
                     n_ctx_seq=self.config.n_ctx,
                     n_batch=self.n_batch,
                     n_threads=self.n_threads,
+                    prefix_cache=self.config.prefix_cache,
                 )
             except BaseException:
                 llama_cpp.llama_model_free(model)

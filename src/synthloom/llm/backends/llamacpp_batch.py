@@ -5,17 +5,21 @@ One background thread owns the llama.cpp model and context. Requests arrive as
 *sequence* with its own KV-cache stream (``seq_id``) and its own sampler chain. Every
 ``llama_decode`` call carries one token for each decoding sequence plus chunks of the prompts of
 newly admitted sequences (chunked prefill), up to ``n_batch`` tokens. A finished sequence clears
-its stream and frees its slot for the next waiting one. Results go back to the asyncio loop that
-submitted the job through ``call_soon_threadsafe``, so the event loop never blocks on the model.
+its slot for the next waiting one. Results go back to the asyncio loop that submitted the job
+through ``call_soon_threadsafe``, so the event loop never blocks on the model.
+
+With ``prefix_cache`` on, a finished sequence's tokens stay in its slot's KV stream, and a new
+sequence whose prompt starts with tokens some slot holds reuses them (``llamacpp_prefix``): it takes
+over that slot or gets a copy of its stream, and decodes only the rest of its prompt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import codecs
 import collections
 import ctypes
-import heapq
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +27,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from synthloom.llm.backends.llamacpp_prefix import Admission, PrefixIndex
 from synthloom.llm.types import Choice, ModelError, PermanentError, TokenLogprob, TransientError
 
 _U32 = 0xFFFFFFFF
@@ -72,7 +77,7 @@ class _Sequence:
 
     __slots__ = (
         "job", "index", "slot", "sampler", "cursor", "n_past", "pending", "n_generated",
-        "text", "decoder", "token_starts", "logprobs",
+        "text", "decoder", "token_starts", "logprobs", "keys",
     )
 
     def __init__(self, job: GenerationJob, index: int):
@@ -88,6 +93,7 @@ class _Sequence:
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.token_starts: list[int] = []
         self.logprobs: list[TokenLogprob] | None = [] if job.logprobs else None
+        self.keys: list[int] | None = None  # block hashes of the prompt (prefix index)
 
 
 class BatchEngine:
@@ -95,10 +101,12 @@ class BatchEngine:
 
     ``n_seq`` sequences decode together; each has a context of ``n_ctx_seq`` tokens (the KV cache
     holds ``n_seq * n_ctx_seq`` tokens, one stream per sequence). ``n_batch`` caps the tokens per
-    ``llama_decode`` call (decode tokens first, then prompt chunks).
+    ``llama_decode`` call (decode tokens first, then prompt chunks). ``prefix_cache`` reuses KV
+    cells of shared prompt prefixes; ``stats`` counts prompt tokens decoded and reused.
     """
 
-    def __init__(self, model: Any, *, n_seq: int, n_ctx_seq: int, n_batch: int, n_threads: int):
+    def __init__(self, model: Any, *, n_seq: int, n_ctx_seq: int, n_batch: int, n_threads: int,
+                 prefix_cache: bool = True):
         self.model = model
         self.vocab = llama_cpp.llama_model_get_vocab(model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
@@ -129,7 +137,11 @@ class BatchEngine:
         self._stopping = False
         self._waiting: collections.deque[_Sequence] = collections.deque()
         self._active: list[_Sequence] = []
-        self._free_slots = list(range(n_seq))  # a heap: the lowest free slot is reused first
+        self._free_slots = list(range(n_seq))  # sorted
+        self._slot_seq: list[_Sequence | None] = [None] * n_seq
+        self.prefix_cache = prefix_cache
+        self.index = PrefixIndex(n_seq)
+        self.stats = {"prompt_tokens": 0, "reused_tokens": 0, "copies": 0}
         self._thread = threading.Thread(target=self._run, name="synthloom-llamacpp", daemon=True)
         self._thread.start()
 
@@ -214,24 +226,58 @@ class BatchEngine:
             self._release(seq)
 
     def _admit(self) -> None:
+        deferred: list[_Sequence] = []
         while self._waiting and self._free_slots:
             seq = self._waiting.popleft()
             if seq.job.cancelled or seq.job.failed:
+                continue
+            plan = self._plan(seq)
+            if plan is None:  # a slot still prefilling will hold a longer shared prefix: wait for it
+                deferred.append(seq)
                 continue
             try:
                 seq.sampler = self._make_sampler(seq.job, seq.index)
             except PermanentError as exc:
                 self._fail(seq.job, exc)
                 continue
-            seq.slot = heapq.heappop(self._free_slots)
-            self._active.append(seq)
+            self._place(seq, plan)
+        self._waiting.extendleft(reversed(deferred))
+
+    def _plan(self, seq: _Sequence) -> Admission | None:
+        if not self.prefix_cache:
+            return Admission(self._free_slots[0], None, 0)
+        if seq.keys is None:
+            seq.keys = self.index.chain(seq.job.prompt_tokens)
+        ready = [len(self.index.tokens(slot)) if owner is None else owner.n_past
+                 for slot, owner in enumerate(self._slot_seq)]
+        return self.index.plan(seq.job.prompt_tokens, seq.keys, self._free_slots, ready)
+
+    def _place(self, seq: _Sequence, plan: Admission) -> None:
+        """Put ``seq`` into the free slot ``plan.slot`` with the planned prefix of its prompt in its KV stream."""
+        slot, reuse = plan.slot, plan.reuse
+        self._free_slots.remove(slot)
+        if plan.source is not None and plan.source != slot:
+            # across KV streams llama.cpp copies a whole stream (at the next decode); the tail is dropped below
+            llama_cpp.llama_memory_seq_cp(self.memory, plan.source, slot, -1, -1)
+            self.stats["copies"] += 1
+        if plan.source is None or not llama_cpp.llama_memory_seq_rm(self.memory, slot, reuse, -1):
+            llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
+            reuse = 0
+        self.index.assign(slot, seq.job.prompt_tokens, seq.keys)
+        seq.slot = slot
+        seq.cursor = seq.n_past = reuse
+        self.stats["prompt_tokens"] += len(seq.job.prompt_tokens)
+        self.stats["reused_tokens"] += reuse
+        self._slot_seq[slot] = seq
+        self._active.append(seq)
 
     def _compact(self) -> None:
         """Move the highest-slot sequence into the lowest free slot while one lies below it.
 
         llama.cpp runs each run of consecutive sequence ids as its own micro-batch (one more pass
         over the weights), so holes left by finished sequences slow every later step. With nothing
-        waiting to fill a hole, the KV stream is copied down instead (done at the next decode).
+        waiting to fill a hole, the KV stream is copied down instead (done at the next decode); the
+        slot moved from keeps what it held, for reuse.
         """
         if self._waiting:
             return
@@ -240,10 +286,11 @@ class BatchEngine:
             hole = self._free_slots[0]
             if hole > top.slot:
                 return
-            heapq.heappop(self._free_slots)
+            self._free_slots.pop(0)
             llama_cpp.llama_memory_seq_cp(self.memory, top.slot, hole, -1, -1)
-            llama_cpp.llama_memory_seq_rm(self.memory, top.slot, -1, -1)
-            heapq.heappush(self._free_slots, top.slot)
+            self.index.copy(top.slot, hole)
+            self._slot_seq[hole], self._slot_seq[top.slot] = top, None
+            self._vacate(top.slot, top.n_past)
             top.slot = hole
 
     def _make_sampler(self, job: GenerationJob, index: int) -> Any:
@@ -305,12 +352,14 @@ class BatchEngine:
         if rc != 0:
             error = TransientError(f"llama_decode failed with code {rc} on a batch of {n} tokens")
             for seq, _ in work:
-                self._release(seq)
+                self._release(seq, keep=False)
                 self._fail(seq.job, error)
             return
         for seq, take in work:
             seq.cursor += take
             seq.n_past += take if take else 1
+            if not take:
+                self.index.append(seq.slot, seq.pending)
         for index, seq in outputs:
             self._sample(seq, index)
 
@@ -376,16 +425,25 @@ class BatchEngine:
         if all(r is not None for r in job.results):
             self._deliver(job, [r for r in job.results if r is not None])
 
-    def _release(self, seq: _Sequence) -> None:
+    def _release(self, seq: _Sequence, *, keep: bool = True) -> None:
         if seq.slot >= 0:
-            llama_cpp.llama_memory_seq_rm(self.memory, seq.slot, -1, -1)
-            heapq.heappush(self._free_slots, seq.slot)
+            self._slot_seq[seq.slot] = None
+            self._vacate(seq.slot, seq.n_past if keep else 0)
             seq.slot = -1
         if seq.sampler is not None:
             llama_cpp.llama_sampler_free(seq.sampler)
             seq.sampler = None
         if seq in self._active:
             self._active.remove(seq)
+
+    def _vacate(self, slot: int, n_kept: int) -> None:
+        """Free ``slot``, keeping its first ``n_kept`` tokens in the KV cache for reuse (prefix cache on)."""
+        if not self.prefix_cache:
+            n_kept = 0
+        if n_kept == 0:
+            llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
+        self.index.truncate(slot, n_kept)
+        bisect.insort(self._free_slots, slot)
 
     def _deliver(self, job: GenerationJob, value: Any, error: BaseException | None = None) -> None:
         fut, loop = job.future, job.loop

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from synthloom.llm.backends.prompt_logprobs import PromptLogprobs
 from synthloom.llm.http_client import (
     ConnectFailed,
     HTTPClient,
@@ -87,6 +88,7 @@ class OpenAIBackend:
         self._schema_accepted = False
         self._chat_url = f"{base}/chat/completions"
         self._completions_url = f"{base}/completions"
+        self.prompt_logprobs = PromptLogprobs(self)
         headers = {"Content-Type": "application/json"}
         self._secrets: list[str] = []
         self._missing_key_env: str | None = None
@@ -104,6 +106,7 @@ class OpenAIBackend:
                                      f"variable {env}, which is not set")
             headers[header] = value
             self._secrets.append(value)
+        self._headers = headers  # also sent by the batch provider (llm/batch/openai.py)
         self._http = HTTPClient(max_connections=max(1, config.max_in_flight), timeout=config.timeout_s,
                                 headers=headers)
 
@@ -112,6 +115,8 @@ class OpenAIBackend:
 
     async def complete(self, request: Request) -> Response:
         """Answer one request; raises RateLimited, TransientError, Timeout or PermanentError."""
+        if request.prompt_logprobs:
+            return await self.prompt_logprobs.complete(request)
         chat = self._is_chat(request)
         url = self._chat_url if chat else self._completions_url
         with_schema = request.json_schema is not None and self.supports_json_schema is not False

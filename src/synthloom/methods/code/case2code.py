@@ -108,12 +108,15 @@ def literal_call(call: Any, entry_point: str | None = None) -> ast.Call | None:
 class Case2CodeInputs(CodeMethodStep):
     """Asks the model (paper: T=0.2) for ``n_inputs`` calls of the function in ``code_column``
     (entry point from ``entry_point_column``, else the first function the code defines) and writes
-    them to ``example_inputs`` (call source texts). Replies with no usable call are rejected."""
+    them to ``example_inputs`` (call source texts). Where the row has the function's call sites in the
+    corpus (``call_sites_column``, from ``case2code_functions``), the prompt shows them. Replies with
+    no usable call are rejected."""
 
     type_name = "case2code_inputs"
-    view_names = frozenset({"code", "entry_point", "n_inputs"})
+    view_names = frozenset({"code", "entry_point", "n_inputs", "call_sites"})
 
     def __init__(self, name: str, *, code_column: str = "code", entry_point_column: str | None = "entry_point",
+                 call_sites_column: str | None = "call_sites",
                  n_inputs: int = 8, literal_only: bool = True, template: str | None = None,
                  temperature: float = 0.2, max_tokens: int = 512, citations: Iterable[str] = (), **kwargs: Any) -> None:
         if int(n_inputs) < 1:
@@ -123,6 +126,7 @@ class Case2CodeInputs(CodeMethodStep):
                          max_tokens=max_tokens, citations=[CITATION, *citations], **kwargs)
         self.inputs_template = self.template(template or None, "case2code_inputs.jinja")
         self.code_column, self.entry_point_column = code_column, entry_point_column
+        self.call_sites_column = call_sites_column
         self.n_inputs, self.literal_only = int(n_inputs), bool(literal_only)
 
     async def run(self, record: dict[str, Any]):
@@ -130,7 +134,9 @@ class Case2CodeInputs(CodeMethodStep):
         if not isinstance(code, str) or not code.strip():
             raise ValueError(f"case2code_inputs {self.name!r}: column {self.code_column!r} is empty or not text")
         entry = entry_point_of(record, code, self.entry_point_column)
-        view = {**self.base_columns(record), "code": code, "entry_point": entry, "n_inputs": self.n_inputs}
+        sites = record.get(self.call_sites_column) if self.call_sites_column else None
+        view = {**self.base_columns(record), "code": code, "entry_point": entry, "n_inputs": self.n_inputs,
+                "call_sites": [s for s in sites or [] if isinstance(s, dict) and s.get("call")]}
         [reply], call_entry = await self.texts(record, self.render(self.inputs_template, view))
         calls = parse_calls(reply, entry, literal_only=self.literal_only, limit=self.n_inputs * 2)
         if not calls:

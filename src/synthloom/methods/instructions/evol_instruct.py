@@ -34,6 +34,7 @@ import re
 import string
 from typing import Any
 
+from ...curate.judges.constrained import verdict_schema
 from ...pipeline.model_step import ModelStep
 from ...pipeline.step import FilterStep, Rejected
 from ...records import ID, add_lineage, derive_id
@@ -100,6 +101,10 @@ def leaked_prompt_words(instruction: str) -> str | None:
     """Rule 4: the first prompt phrase the evolved instruction copies, or ``None``."""
     low = instruction.lower()
     return next((p for p in LEAK_PHRASES if p in low), None)
+
+
+#: the equality judge's verdict alone, where the backend can enforce a schema (read by parse_equality)
+EQUALITY_SCHEMA = verdict_schema("verdict", ["Equal", "Not Equal"], reason_key=None)
 
 
 def parse_equality(text: str) -> bool | None:
@@ -199,8 +204,9 @@ class EvolInstruct(ModelStep):
             status = "no_information_gain: the instruction is a copy of its parent"
         elif self.equality_check:
             prompt = self.render(self.equal_template, {"first": parent, "second": evolved})
-            judged, entry = await self.call(record, prompt, model=self.judge_model, temperature=0.0, max_tokens=8,
-                                            lineage={**lineage, "call": "equality_check"})
+            judged, entry = await self.call_constrained(record, prompt, json_schema=EQUALITY_SCHEMA,
+                                                        model=self.judge_model, temperature=0.0, max_tokens=16,
+                                                        lineage={**lineage, "call": "equality_check"})
             calls.append(entry)
             if parse_equality(judged.text):
                 status = "no_information_gain: the judge found it equal to its parent"

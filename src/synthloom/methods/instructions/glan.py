@@ -1,18 +1,21 @@
 """GLAN — Generalized Instruction Tuning (Li et al. 2024, "Synthetic Data (Almost) from Scratch:
 Generalized Instruction Tuning for Language Models", arXiv:2402.13064).
 
-GLAN mirrors how people are taught: a taxonomy of disciplines → the subjects of each discipline
+GLAN mirrors how people are taught: a taxonomy of disciplines (built by the model and reviewed by
+people, :mod:`.glan_taxonomy`) → the subjects of each discipline
 → a syllabus per subject, made of class sessions each with key concepts → homework questions built
-from one or two sampled sessions and a combination of their key concepts, at several difficulty
-levels → answers. No seed examples are needed; the taxonomy (a discipline list) is the input.
+from sampled sessions and a combination of their key concepts, their difficulty set by how many
+class sessions they span → answers. No seed examples are needed.
 
 Steps (each its own recipe type):
 
 * :class:`GlanSubjects`        ``discipline`` → one row per subject (``subject``, ``level``)
 * :class:`GlanSyllabus`        → ``sessions``: ``[{"title", "key_concepts": [...]}, ...]``
 * :class:`GlanSampleSessions`  → ``questions_per_syllabus`` rows, each with ``session_titles``,
-                                 ``key_concepts`` and ``difficulty`` (deterministic, no repeated
-                                 combination within a syllabus while unused ones remain)
+                                 ``key_concepts``, ``difficulty`` and ``sessions_spanned``: as in
+                                 the paper, a basic question draws on one class session, a
+                                 challenging one combines the key concepts of several (deterministic,
+                                 no repeated combination within a syllabus while unused ones remain)
 * :class:`GlanHomework`        → ``question``
 * answers: any LLM step (the built-in recipe uses ``type: llm``).
 """
@@ -35,8 +38,13 @@ from .taxonomy_prompt_step import BundledPromptStep
 CITATION = ("Li, H. et al. (2024). Synthetic Data (Almost) from Scratch: Generalized Instruction Tuning for "
             "Language Models (GLAN). arXiv:2402.13064")
 LEVELS = ("introductory", "undergraduate", "graduate")
-DIFFICULTIES = ("easy", "medium", "hard")
+DIFFICULTIES = ("basic", "challenging")
+#: how many class sessions a question of each difficulty spans, ``[min, max]`` (the paper: one for a
+#: basic question, several for a challenging one); other difficulties use ``n_sessions``
+SESSIONS_PER_DIFFICULTY = {"basic": [1, 1], "challenging": [2, 3]}
 DIFFICULTY_HINTS = {
+    "basic": "A basic question covers the key concepts of this one class session.",
+    "challenging": "A challenging question combines the key concepts of these class sessions and needs several steps of reasoning.",
     "easy": "An easy question checks that the student remembers and understands the concepts.",
     "medium": "A medium question asks the student to apply the concepts to a concrete case.",
     "hard": "A hard question needs several steps of reasoning that combine the concepts.",
@@ -178,27 +186,34 @@ class GlanSyllabus(BundledPromptStep):
 
 def sample_sessions(sessions: list[dict[str, Any]], count: int, *, seed: int, difficulties: list[str],
                     n_sessions: tuple[int, int] = (1, 2), n_concepts: tuple[int, int] = (1, 3),
-                    attempts: int = 20) -> list[dict[str, Any]]:
-    """``count`` homework specs from a syllabus: difficulty ``j % len(difficulties)``, one or two
-    sessions and a combination of their key concepts, each drawn from ``seed``. A combination
-    already used is redrawn (up to ``attempts`` times) so specs do not repeat while new ones exist."""
+                    spans: dict[str, Sequence[int]] | None = None, attempts: int = 20) -> list[dict[str, Any]]:
+    """``count`` homework specs from a syllabus: difficulty ``j % len(difficulties)``, a number of
+    sessions from that difficulty's range in ``spans`` (else ``n_sessions``) and a combination of
+    their key concepts, each drawn from ``seed``. A difficulty whose fewest sessions the syllabus
+    does not have gives way to the next one that fits. A combination already used is redrawn (up
+    to ``attempts`` times) so specs do not repeat while new ones exist."""
     if not sessions:
         return []
+    spans = spans or {}
+    fits = [d for d in difficulties if min(spans.get(d, n_sessions)) <= len(sessions)] or list(difficulties)
     seen: set[tuple] = set()
     out = []
     for j in range(count):
         difficulty = difficulties[j % len(difficulties)]
+        if difficulty not in fits:
+            difficulty = fits[j % len(fits)]
+        low, high = spans.get(difficulty, n_sessions)
         spec = None
         for attempt in range(attempts):
             rng = random.Random(stable_int(seed, j, attempt))
-            k = rng.randint(min(n_sessions[0], len(sessions)), min(n_sessions[1], len(sessions)))
+            k = rng.randint(min(low, len(sessions)), min(high, len(sessions)))
             picked = sorted(rng.sample(range(len(sessions)), k))
             pool = list(dict.fromkeys(itertools.chain.from_iterable(sessions[i]["key_concepts"] for i in picked)))
             c = rng.randint(min(n_concepts[0], len(pool)), min(n_concepts[1], len(pool)))
             concepts = [pool[i] for i in sorted(rng.sample(range(len(pool)), c))]
             key = (difficulty, tuple(picked), tuple(concepts))
             spec = {"session_titles": [sessions[i]["title"] for i in picked], "key_concepts": concepts,
-                    "difficulty": difficulty}
+                    "difficulty": difficulty, "sessions_spanned": len(picked)}
             if key not in seen:
                 seen.add(key)
                 break
@@ -207,23 +222,30 @@ def sample_sessions(sessions: list[dict[str, Any]], count: int, *, seed: int, di
 
 
 class GlanSampleSessions(ExpandStep):
-    """GLAN step 3: samples ``questions_per_syllabus`` homework specs per syllabus — one or two
-    class sessions, a combination of their key concepts, and a difficulty from ``difficulties``
-    (cycled). Deterministic in the record id. Reads ``sessions``; writes ``session_titles``,
-    ``key_concepts``, ``difficulty``."""
+    """GLAN step 3: samples ``questions_per_syllabus`` homework specs per syllabus — a difficulty
+    from ``difficulties`` (cycled), as many class sessions as that difficulty spans
+    (``sessions_per_difficulty``: basic 1, challenging 2–3, as in the paper; a difficulty not listed
+    there spans ``n_sessions``), and a combination of ``n_concepts`` of their key concepts.
+    Deterministic in the record id. Reads ``sessions``; writes ``session_titles``,
+    ``key_concepts``, ``difficulty``, ``sessions_spanned``."""
 
     type_name = "glan_sample_sessions"
 
     def __init__(self, name: str, *, questions_per_syllabus: int = 6, difficulties: Sequence[str] = DIFFICULTIES,
+                 sessions_per_difficulty: dict[str, list[int]] | None = None,
                  n_sessions: Sequence[int] = (1, 2), n_concepts: Sequence[int] = (1, 3),
                  sessions_column: str = "sessions") -> None:
-        super().__init__(name, reads=[sessions_column], writes=["session_titles", "key_concepts", "difficulty"],
-                         citations=[CITATION])
+        super().__init__(name, reads=[sessions_column],
+                         writes=["session_titles", "key_concepts", "difficulty", "sessions_spanned"], citations=[CITATION])
         self.count = int(questions_per_syllabus)
         self.difficulties = list(difficulties)
+        self.spans = {k: tuple(v) for k, v in (SESSIONS_PER_DIFFICULTY if sessions_per_difficulty is None
+                                               else sessions_per_difficulty).items()}
         self.n_sessions = tuple(n_sessions)
         self.n_concepts = tuple(n_concepts)
-        for label, rng in (("n_sessions", self.n_sessions), ("n_concepts", self.n_concepts)):
+        ranges = [("n_sessions", self.n_sessions), ("n_concepts", self.n_concepts),
+                  *((f"sessions_per_difficulty.{k}", v) for k, v in self.spans.items())]
+        for label, rng in ranges:
             if len(rng) != 2 or not 1 <= rng[0] <= rng[1]:
                 raise ValueError(f"{label} must be [min, max] with 1 <= min <= max, got {list(rng)}")
         if self.count < 1 or not self.difficulties:
@@ -234,7 +256,7 @@ class GlanSampleSessions(ExpandStep):
         sessions = record.get(self.sessions_column) or []
         specs = sample_sessions(list(sessions), self.count, seed=stable_int(record.get("id", ""), self.name),
                                 difficulties=self.difficulties, n_sessions=self.n_sessions,
-                                n_concepts=self.n_concepts)
+                                n_concepts=self.n_concepts, spans=self.spans)
         return [{**record, **spec} for spec in specs]
 
 

@@ -9,7 +9,9 @@ Unlabelled documents become the *outputs* of training pairs:
 2. **Self-curation** — the model rates each (instruction, output) pair with the paper's 5-point
    prompt (Table 1, bundled verbatim) ending in ``Score: <rating>``; only pairs rated 5 are kept
    (A5, ``min_score``). With ``n > 1`` samples the mean score is used (the paper's A5 is score ≥ 4.5).
-   The parsed score is kept on every row, kept or rejected.
+   The parsed score is kept on every row, kept or rejected. Where the backend can enforce a JSON
+   schema the rating is asked for as ``{"reasoning", "score"}``, so a grammar-constrained model
+   always gives one; otherwise the paper's free-text "Score: N" is read.
 3. Training data are tagged with the source: "Answer with knowledge from web search." for
    augmented pairs (``source_tag``), "Answer in the style of an AI Assistant." for seed data.
 
@@ -24,6 +26,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ...curate.judges.constrained import constrained_value, verdict_schema
 from ...llm.types import Response
 from ...pipeline.model_step import RowError, reply_text
 from ...pipeline.step import Rejected
@@ -115,16 +118,27 @@ class HumpbackCurate(BundledPromptStep):
             raise ValueError(f"min_score must be between 1 and 5, got {min_score}")
         self.min_score, self.source_tag = float(min_score), source_tag
 
+    def constrained_schema(self) -> dict[str, Any] | None:
+        """``{"reasoning", "score"}`` where the backend can enforce it: a constrained judge always scores."""
+        return verdict_schema("score", (1, 5), reason_key="reasoning", max_tokens=self.sampling.get("max_tokens"))
+
+    def _read(self, text: str) -> tuple[int | None, str]:
+        value = constrained_value(text, self.constrained_schema() or {})
+        if isinstance(value, dict):
+            return value["score"], str(value.get("reasoning") or "").strip()
+        return parse_score(text, range(1, 6)), score_explanation(text)
+
     def parse(self, record: dict[str, Any], response: Response) -> Any:
-        scores = [parse_score(c.text, range(1, 6)) for c in response.choices]
+        read = [self._read(c.text) for c in response.choices]
+        scores = [score for score, _ in read]
         valid = [s for s in scores if s is not None]
         if not valid:
             raise RowError("no 'Score: 1-5' found in the curation reply", raw_text=response.text)
         score: float | int = valid[0] if len(response.choices) == 1 else sum(valid) / len(valid)
-        first_valid = next(c.text for c, s in zip(response.choices, scores) if s is not None)
+        first_reason = next(why for s, why in read if s is not None)
         if score < self.min_score:
             return Rejected(f"self-curation score {score:g} < {self.min_score:g}", score=float(score))
-        out = {**record, "score": score, "curation_reasoning": score_explanation(first_valid)}
+        out = {**record, "score": score, "curation_reasoning": first_reason}
         if len(response.choices) > 1:
             out["scores"] = scores
         if self.source_tag:

@@ -12,8 +12,11 @@ For every leaf and seed example the teacher:
 5. judges the question/answer pair on the paper's 3-point scale — keep score >= 2.
 
 Knowledge leaves (document + Q&A seeds) run as grounded leaves whose contexts are the document
-excerpts. Judge replies are parsed with :func:`taxonomy_parsing.parse_score`; an unparseable score
-is an error row that keeps the judge's raw text. Rejections carry the score.
+excerpts. The judges ask for a JSON verdict where the backend can enforce it (a grammar-constrained
+model always answers one), else their replies are parsed with :func:`taxonomy_parsing.parse_score`;
+an unparseable score is an error row that keeps the judge's raw text. Rejections carry the score.
+The knowledge pipeline (document chunks -> grounded Q&A -> faithfulness, relevancy and question
+judges) is in ``lab_knowledge.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 import xxhash
 import yaml
 
+from ...curate.judges.constrained import verdict_schema
 from ...llm.types import Response
 from ...pipeline.model_step import RowError, is_refusal
 from ...pipeline.step import Rejected, SourceStep
@@ -217,24 +221,49 @@ class LabQuestions(_LabStep):
 
 
 class _LabJudge(_LabStep):
-    allowed: tuple[int, ...] = ()
+    """A LAB / InstructLab judge: an explanation, then a verdict from ``allowed``; keeps the rows whose
+    verdict is in :meth:`passes`. Where the backend can enforce a JSON schema the reply is asked for as
+    ``{"explanation": ..., "score": ...}`` (``curate.judges.constrained``), so a small model decoding
+    under a grammar always gives a verdict; otherwise it is read from the prompt's tagged format."""
 
-    def __init__(self, name: str, *, min_score: int, score_column: str, evaluation_column: str, **kwargs: Any) -> None:
+    allowed: tuple[Any, ...] = ()
+    score_tags: tuple[str, str] = SCORE_TAGS
+    eval_tags: tuple[str, str] = EVAL_TAGS
+
+    def __init__(self, name: str, *, min_score: Any, score_column: str, evaluation_column: str, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
         self.writes |= {score_column, evaluation_column}
         if min_score not in self.allowed:
-            raise ValueError(f"min_score must be one of {list(self.allowed)}, got {min_score}")
+            raise ValueError(f"min_score must be one of {list(self.allowed)}, got {min_score!r}")
         self.min_score, self.score_column, self.evaluation_column = min_score, score_column, evaluation_column
 
+    def constrained_schema(self) -> dict[str, Any] | None:
+        return verdict_schema("score", list(self.allowed), reason_key="explanation",
+                              max_tokens=self.sampling.get("max_tokens"))
+
+    def read_free_text(self, text: str) -> Any:
+        """The verdict in a free-text reply (``None`` when there is none)."""
+        return parse_score(text, self.allowed, tags=self.score_tags)
+
+    def passes(self, score: Any) -> bool:
+        return score >= self.min_score
+
     def parse(self, record: dict[str, Any], response: Response) -> Any:
-        score = parse_score(response.text, self.allowed, tags=SCORE_TAGS)
+        value = response.parsed
+        if isinstance(value, dict) and value.get("score") in self.allowed:
+            score, explanation = value["score"], str(value.get("explanation") or "").strip()
+        else:
+            score = self.read_free_text(response.text)
+            explanation = score_explanation(response.text, tags=self.eval_tags)
         if score is None:
             raise RowError(f"no score in {list(self.allowed)} found in the judge's reply", raw_text=response.text)
-        out = {**record, self.score_column: score,
-               self.evaluation_column: score_explanation(response.text, tags=EVAL_TAGS)}
-        if score < self.min_score:
-            return Rejected(f"judge score {score} < {self.min_score}", score=float(score))
+        out = {**record, self.score_column: score, self.evaluation_column: explanation}
+        if not self.passes(score):
+            return Rejected(self.rejection(score), score=float(self.allowed.index(score) if isinstance(score, str) else score))
         return out
+
+    def rejection(self, score: Any) -> str:
+        return f"judge score {score} < {self.min_score}"
 
 
 class LabQuestionJudge(_LabJudge):

@@ -12,8 +12,18 @@ Nothing" (arXiv 2406.08464; reference code magpie-align/magpie, ``exp/unitag.py`
   between unit vectors to the nearest other instruction — and ``nearest_neighbor_id``; with
   ``dedup_distance`` it keeps the first of every group of near-duplicates (one representative
   per group, as the paper's FAISS step) and rejects the rest naming the row they repeat.
+* ``task: safety`` asks the judge, in the manner of Llama Guard 2 (which the paper runs on each
+  instruction and response), whether the pair is ``safe`` or ``unsafe`` and which of the MLCommons
+  hazard categories S1–S11 it falls in (writes ``safety``, ``safety_categories``).
+* :class:`MagpieLanguage` (``type: magpie_language``) tags the instruction's language (``language``,
+  an ISO 639-1 code) without a model: the paper uses the lingua detector; here the script of its
+  letters and, for Latin script, the stopword shares of ``curate.heuristics.language`` (en, de, fr,
+  es, it, pt, nl; other Latin-script languages are ``null``).
+* The paper's reward (FsfairX-LLaMA3-RM on each instruction and response) is the ``reward_score``
+  step of the preference methods (a reward model served by vLLM, or a judge's expected score).
 * :class:`MagpieFilter` (``type: magpie_filter``) applies the keep rules: input quality at least
-  ``good``, optional difficulty / category sets, a minimum neighbour distance, no trailing ":".
+  ``good``, optional difficulty / category sets, a minimum neighbour distance, no trailing ":",
+  and, when set, the allowed ``languages``, ``safe_only`` and ``min_reward``.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import orjson
 
 from ...llm.types import Request, Response
 from ...pipeline.llm_step import LLMStep
-from ...pipeline.step import FilterStep, GlobalStep, Rejected, RejectedRow
+from ...pipeline.step import FilterStep, GlobalStep, Rejected, RejectedRow, StreamStep
 from ...records import ID
 from .magpie import CITATION
 
@@ -36,6 +46,11 @@ QUALITY = ["very poor", "poor", "average", "good", "excellent"]
 DIFFICULTY = ["very easy", "easy", "medium", "hard", "very hard"]
 CATEGORIES = ["Information seeking", "Reasoning", "Planning", "Editing", "Coding & Debugging", "Math", "Role playing",
               "Data analysis", "Creative writing", "Advice seeking", "Brainstorming", "Others"]
+SAFETY = ["safe", "unsafe"]
+#: Llama Guard 2's hazard categories (the MLCommons AI Safety taxonomy)
+HAZARDS = {"S1": "Violent Crimes", "S2": "Non-Violent Crimes", "S3": "Sex Crimes", "S4": "Child Exploitation",
+           "S5": "Specialized Advice", "S6": "Privacy", "S7": "Intellectual Property",
+           "S8": "Indiscriminate Weapons", "S9": "Hate", "S10": "Self-Harm", "S11": "Sexual Content"}
 _TEXT = {"type": "string", "maxLength": 300}
 TASKS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     # task -> (JSON schema of the judge's answer, answer field -> output column)
@@ -46,6 +61,11 @@ TASKS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
                                                      "difficulty": {"enum": DIFFICULTY}},
                     "required": ["intent", "knowledge", "difficulty"]},
                    {"intent": "intent", "knowledge": "knowledge", "difficulty": "difficulty"}),
+    "safety": ({"type": "object", "properties": {"safety": {"enum": SAFETY},
+                                                 "categories": {"type": "array", "items": {"enum": list(HAZARDS)},
+                                                                "maxItems": 3}},
+                "required": ["safety", "categories"]},
+               {"safety": "safety", "categories": "safety_categories"}),
     "category": ({"type": "object", "properties": {"primary_tag": {"enum": CATEGORIES},
                                                    "other_tags": {"type": "array", "items": {"enum": CATEGORIES},
                                                                   "maxItems": 4}},
@@ -56,23 +76,29 @@ TASKS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
 
 class MagpieTag(LLMStep):
     """One Magpie tag per instruction from a judge model (Xu et al. 2024): ``task`` is ``quality``
-    (writes input_quality, quality_explanation), ``difficulty`` (difficulty, intent, knowledge) or
-    ``category`` (task_category, other_task_categories). The answer is JSON-schema constrained."""
+    (writes input_quality, quality_explanation), ``difficulty`` (difficulty, intent, knowledge),
+    ``category`` (task_category, other_task_categories) or ``safety`` (safety, safety_categories; it
+    also reads the ``response_column``). The answer is JSON-schema constrained."""
 
     type_name = "magpie_tag"
 
-    def __init__(self, name: str, *, task: str, column: str = "instruction", model: str = "default",
-                 temperature: float = 0.0, max_tokens: int = 512, **sampling: Any) -> None:
+    def __init__(self, name: str, *, task: str, column: str = "instruction", response_column: str = "response",
+                 model: str = "default", temperature: float = 0.0, max_tokens: int = 512, **sampling: Any) -> None:
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
         schema, fields = TASKS[task]
+        reads = [column, response_column] if task == "safety" else [column]
         super().__init__(name, model=model, json_schema=schema, temperature=temperature, max_tokens=max_tokens,
-                         reads=[column], writes=list(fields.values()), citations=[CITATION], **sampling)
-        self.task, self.column, self.fields = task, column, fields
+                         reads=reads, writes=list(fields.values()), citations=[CITATION], **sampling)
+        self.task, self.column, self.response_column, self.fields = task, column, response_column, fields
         self.template = self.load_template(f"magpie_tag_{task}.jinja")
 
     def prompt(self, record: dict[str, Any]) -> Request:
-        text = self.render(self.template, {"instruction": str(record[self.column])})
+        view = {"instruction": str(record[self.column])}
+        if self.task == "safety":
+            view["response"] = str(record.get(self.response_column) or "")
+            view["hazards"] = HAZARDS
+        text = self.render(self.template, view)
         # the schema rides on the request so constrained decoding is asked for on every backend
         # that can do it (an OpenAI-compatible server that cannot is detected by the backend)
         return self.request(record, text, json_schema=self.json_schema)
@@ -80,6 +106,44 @@ class MagpieTag(LLMStep):
     def parse(self, record: dict[str, Any], response: Response) -> dict[str, Any]:
         value = response.parsed or {}
         return {**record, **{col: value.get(key) for key, col in self.fields.items()}}
+
+
+_SCRIPT_LANGUAGES = {"CYRILLIC": "ru", "GREEK": "el", "ARABIC": "ar", "HEBREW": "he", "HANGUL": "ko",
+                     "DEVANAGARI": "hi", "BENGALI": "bn", "THAI": "th", "CJK": "zh", "HIRAGANA": "ja", "KATAKANA": "ja"}
+
+
+def tag_language(text: str, min_stopword_ratio: float = 0.08) -> str | None:
+    """An ISO 639-1 code for ``text``: from the main script of its letters (Japanese when it has any
+    kana), and for Latin script the listed language with the highest stopword share when that share
+    is at least ``min_stopword_ratio``; ``None`` when it cannot tell."""
+    from synthloom.curate.heuristics.language import guess_language, script_counts
+
+    scripts = script_counts(text)
+    if not scripts:
+        return None
+    if scripts.get("HIRAGANA") or scripts.get("KATAKANA"):
+        return "ja"
+    main = scripts.most_common(1)[0][0]
+    if main != "LATIN":
+        return _SCRIPT_LANGUAGES.get(main)
+    lang, share = guess_language(text)
+    return lang if share >= min_stopword_ratio else None
+
+
+class MagpieLanguage(StreamStep):
+    """Magpie's language tag (Xu et al. 2024): ``language`` (ISO 639-1 code, or ``null`` when unknown)
+    of the ``column`` text, by :func:`tag_language` — no model call."""
+
+    type_name = "magpie_language"
+    kind = "map"
+
+    def __init__(self, name: str, *, column: str = "instruction", output: str = "language",
+                 inputs: list[str] | None = None) -> None:
+        super().__init__(name, inputs=inputs or (), reads=[column], writes=[output], citations=[CITATION])
+        self.column, self.output = column, output
+
+    async def process(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{**record, self.output: tag_language(str(record.get(self.column) or ""))}]
 
 
 class MagpieNeighbors(GlobalStep):
@@ -182,15 +246,20 @@ def near_duplicates(emb: np.ndarray, max_distance: float, block: int = 2048) -> 
 class MagpieFilter(FilterStep):
     """Magpie's keep rules (Xu et al. 2024): ``min_quality`` (default ``good``: good or excellent
     input quality), ``difficulties`` / ``categories`` (allowed sets, off by default),
-    ``min_neighbor_distance`` (off by default) and no trailing ":" in the instruction. A rejected
-    row's reason starts with the rule's name."""
+    ``min_neighbor_distance`` (off by default), no trailing ":" in the instruction, and — off by
+    default, on in the built-in recipe — ``languages`` (allowed ``language`` tags), ``safe_only``
+    (``safety`` must be ``safe``) and ``min_reward`` (``reward`` at least this). A rejected row's
+    reason starts with the rule's name."""
 
     type_name = "magpie_filter"
 
     def __init__(self, name: str, *, min_quality: str | None = "good", difficulties: list[str] | None = None,
                  categories: list[str] | None = None, min_neighbor_distance: float | None = None,
-                 reject_trailing_colon: bool = True, column: str = "instruction",
+                 reject_trailing_colon: bool = True, languages: list[str] | None = None, safe_only: bool = False,
+                 min_reward: float | None = None, column: str = "instruction",
                  inputs: list[str] | None = None) -> None:
+        if min_reward is not None and (isinstance(min_reward, bool) or not isinstance(min_reward, (int, float))):
+            raise ValueError(f"min_reward must be a number or null, not {min_reward!r}")
         if min_quality is not None and min_quality not in QUALITY:
             raise ValueError(f"min_quality must be one of {QUALITY} or null, not {min_quality!r}")
         for value, allowed, what in ((difficulties, DIFFICULTY, "difficulties"), (categories, CATEGORIES, "categories")):
@@ -200,7 +269,10 @@ class MagpieFilter(FilterStep):
         reads = [column] if reject_trailing_colon else []
         reads += (["input_quality"] if min_quality else []) + (["difficulty"] if difficulties else [])
         reads += (["task_category"] if categories else []) + (["min_neighbor_distance"] if min_neighbor_distance else [])
+        reads += (["language"] if languages else []) + (["safety"] if safe_only else [])
+        reads += ["reward"] if min_reward is not None else []
         super().__init__(name, inputs=inputs or (), reads=reads, citations=[CITATION])
+        self.languages, self.safe_only, self.min_reward = languages, safe_only, min_reward
         self.min_quality, self.difficulties, self.categories = min_quality, difficulties, categories
         self.min_neighbor_distance, self.reject_trailing_colon, self.column = min_neighbor_distance, reject_trailing_colon, column
 
@@ -215,6 +287,15 @@ class MagpieFilter(FilterStep):
             return Rejected(f"difficulty: {record.get('difficulty')!r} not in {self.difficulties}")
         if self.categories and record.get("task_category") not in self.categories:
             return Rejected(f"task_category: {record.get('task_category')!r} not in {self.categories}")
+        if self.languages and record.get("language") not in self.languages:
+            return Rejected(f"language: {record.get('language')!r} not in {self.languages}")
+        if self.safe_only and record.get("safety") != "safe":
+            cats = record.get("safety_categories") or []
+            return Rejected(f"safety: {record.get('safety')!r}" + (f" ({', '.join(cats)})" if cats else ""))
+        if self.min_reward is not None:
+            r = record.get("reward")
+            if not isinstance(r, (int, float)) or r < self.min_reward:
+                return Rejected(f"reward: {r!r} < {self.min_reward:g}", r if isinstance(r, (int, float)) else None)
         if self.min_neighbor_distance is not None:
             d = record.get("min_neighbor_distance")
             if d is not None and d < self.min_neighbor_distance:

@@ -15,12 +15,16 @@ arXiv 2406.20094; reference code tencent-ailab/persona-hub, ``code/prompt_templa
   the persona: ``math`` ("Math problem:", at most 2 sub-problems, no solution), ``instruction``
   ("User prompt:"), ``knowledge`` (a Quora-style article, "Title:"), ``npc`` (a game NPC, "Name:"),
   ``tool`` (a function interface, "Tool:" — the paper shows tools but releases no template; ours
-  follows its description). There is no verification, as in the paper.
+  follows its description). There is no verification, as in the paper. With ``n_examples`` the
+  prompt is the paper's *persona-enhanced few-shot* one: each demonstration is shown with the
+  persona it was written for (bundled ones for math and instruction, ``persona_fewshot.jsonl``, or
+  your ``examples``), then the template for the row's persona.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -34,10 +38,12 @@ from ...pipeline.llm_step import LLMStep
 from ...pipeline.model_step import ModelStep
 from ...pipeline.step import GlobalStep, Rejected, RejectedRow, SourceStep
 from ...records import ID, add_lineage, derive_id
+from .samplers import stable_int
 
 CITATION = ("Ge et al. 2024, Scaling Synthetic Data Creation with 1,000,000,000 Personas, arXiv:2406.20094")
 HERE = Path(__file__).parent
 POOL_FILE = HERE / "persona_pool.jsonl"
+FEWSHOT_FILE = HERE / "persona_fewshot.jsonl"
 RELATIONS = ("read", "write", "like", "dislike")
 TEMPLATES = {"math": "Math problem:", "instruction": "User prompt:", "knowledge": "Title:", "npc": "Name:",
              "tool": "Tool:"}
@@ -265,15 +271,44 @@ class PersonaDedup(GlobalStep):
                 yield r
 
 
+def load_fewshot(examples: list[dict[str, str]] | str | None, template: str) -> list[dict[str, str]]:
+    """Persona-enhanced few-shot demonstrations for ``template``: ``examples`` (a list or a JSONL
+    file of ``{persona, output[, template]}``; rows naming another template are skipped), or the
+    bundled ones. Each output starts with the template's prefix, as the model's answer should."""
+    if examples is None or isinstance(examples, str):
+        path = Path(examples) if examples else FEWSHOT_FILE
+        if not path.is_file():
+            raise PersonaFileError(f"few-shot file {path} does not exist; give a .jsonl of {{persona, output}} rows")
+        rows = [orjson.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        rows = list(examples)
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not str(row.get("persona") or "").strip() or not str(row.get("output") or "").strip():
+            raise PersonaFileError(f"few-shot example {i + 1} needs a non-empty `persona` and `output`")
+        if row.get("template", template) == template:
+            out.append({"persona": str(row["persona"]).strip(), "output": _with_prefix(str(row["output"]), TEMPLATES[template])})
+    return out
+
+
+def _with_prefix(text: str, prefix: str) -> str:
+    text = text.strip()
+    return text if prefix == "Name:" or text.lower().startswith(prefix.lower()) else f"{prefix} {text}"
+
+
 class PersonaSynthesize(LLMStep):
     """Fills a Persona Hub template with each ``persona`` (Ge et al. 2024): ``template`` is math,
-    instruction, knowledge, npc or tool. Writes ``synthesized_text`` (the required prefix such as
-    "Math problem:" removed) and ``persona_template``; an empty answer is rejected."""
+    instruction, knowledge, npc or tool. With ``n_examples`` > 0 the prompt is persona-enhanced
+    few-shot: ``n_examples`` demonstrations (from ``examples``, else the bundled ones; drawn per
+    row, reproducibly) each shown with its persona, then the template. Writes ``synthesized_text``
+    (the required prefix such as "Math problem:" removed) and ``persona_template``; an empty answer
+    is rejected."""
 
     type_name = "persona_synthesize"
 
     def __init__(self, name: str, *, template: str = "math", column: str = "persona", model: str = "default",
-                 game: str = "Emberfall", world: str | None = None, temperature: float = 0.7,
+                 game: str = "Emberfall", world: str | None = None, n_examples: int = 0,
+                 examples: list[dict[str, str]] | str | None = None, temperature: float = 0.7,
                  max_tokens: int = 1024, **sampling: Any) -> None:
         if template not in TEMPLATES:
             raise ValueError(f"template must be one of {', '.join(TEMPLATES)}, not {template!r}")
@@ -281,9 +316,23 @@ class PersonaSynthesize(LLMStep):
                          writes=["synthesized_text", "persona_template"], citations=[CITATION], **sampling)
         self.template_name, self.column, self.game, self.world = template, column, game, world or DEFAULT_WORLD
         self.template = self.load_template(f"persona_{template}.jinja")
+        self.n_examples = int(n_examples)
+        self.examples = load_fewshot(examples, template) if self.n_examples > 0 else []
+        if self.n_examples < 0 or len(self.examples) < self.n_examples:
+            raise ValueError(f"persona_synthesize {name!r}: n_examples={n_examples} but {len(self.examples)} few-shot "
+                             f"example(s) for template {template!r}; give `examples` (a .jsonl of persona, output)")
+        self.fewshot = self.load_template("persona_fewshot.jinja") if self.n_examples else ""
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "examples": self.examples}  # the demonstrations a file option names
 
     def prompt(self, record: dict[str, Any]) -> str:
-        return self.render(self.template, {"persona": str(record[self.column]), "game": self.game, "world": self.world})
+        task = self.render(self.template, {"persona": str(record[self.column]), "game": self.game, "world": self.world})
+        if not self.n_examples:
+            return task
+        rng = random.Random(stable_int(record.get(ID, ""), self.name, "fewshot"))
+        shown = rng.sample(self.examples, self.n_examples)
+        return self.render(self.fewshot, {"examples": shown, "task": task})
 
     def parse(self, record: dict[str, Any], response: Response) -> dict[str, Any] | Rejected:
         text = strip_prefix(response.text, TEMPLATES[self.template_name])

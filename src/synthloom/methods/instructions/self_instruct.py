@@ -246,7 +246,7 @@ class SelfInstructBootstrap(ModelSource):
     ``num_instructions`` (or ``-n``) are accepted or ``max_rounds`` rounds ran; rejected candidates
     come out as rejected rows whose reason (and column ``rejected_filter``) names the filter.
 
-    ``seeds``: a ``seed_tasks.jsonl`` file (default: the built-in 48 tasks). ``raw=True`` sends the
+    ``seeds``: a ``seed_tasks.jsonl`` file (default: the built-in 175 tasks). ``raw=True`` sends the
     prompt as a raw completion (the paper's setting with a base model); the default sends it as a
     user message to a chat model. Sampling defaults follow the paper (T=0.7, top_p=0.5, stop at
     "16."); ``presence_penalty`` is not part of the request API and is not sent. ``seed`` seeds

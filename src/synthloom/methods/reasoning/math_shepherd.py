@@ -20,11 +20,13 @@ from ``solution_column`` (one given solution per problem) or are sampled, ``k`` 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
 from ...pipeline.step import Rejected
 from ...records import adopt_rows
+from ..fanout import bounded, check_max_fanout
 from .solution_steps import split_steps
 from .verified_sampling import Sample, VerifiedSampler
 
@@ -51,22 +53,24 @@ class MathShepherd(VerifiedSampler):
     paper 8), ``solution_column`` (label the given solutions; default: sample ``k`` per problem
     with ``template``), ``max_steps`` (solutions with more steps are rejected: the cost is steps ×
     N calls), ``completer_model`` / ``completer_template`` (the rollout prompt sees ``question``
-    and ``prefix``), and the :class:`VerifiedSampler` options."""
+    and ``prefix``), ``max_fanout`` (bounds ``n_rollouts`` and ``k``; the recipe passes ``-n``), and
+    the :class:`VerifiedSampler` options. The step prefixes of all solutions roll out concurrently."""
 
     type_name = "math_shepherd"
 
     def __init__(self, name: str, *, n_rollouts: int = 8, k: int = 1, solution_column: str | None = None,
                  max_steps: int = 12, completer_model: str | None = None, completer_template: str | None = None,
-                 temperature: float = 0.7, citations: Iterable[str] = (), inputs: Iterable[str] = (),
-                 **kwargs: Any) -> None:
+                 temperature: float = 0.7, max_fanout: int | None = None, citations: Iterable[str] = (),
+                 inputs: Iterable[str] = (), **kwargs: Any) -> None:
         if int(n_rollouts) < 1:
             raise ValueError(f"n_rollouts must be >= 1 (completions per step prefix), not {n_rollouts}")
         if int(max_steps) < 1:
             raise ValueError(f"max_steps must be >= 1, not {max_steps}")
-        super().__init__(name, k=k, temperature=temperature, citations=[CITATION, *citations], inputs=inputs,
-                         **kwargs)
+        max_fanout = check_max_fanout(max_fanout)
+        super().__init__(name, k=bounded(k, max_fanout), temperature=temperature, citations=[CITATION, *citations],
+                         inputs=inputs, **kwargs)
         self.writes = set(COLUMNS)
-        self.n_rollouts = int(n_rollouts)
+        self.n_rollouts = bounded(n_rollouts, max_fanout)
         self.solution_column = solution_column
         if solution_column:
             self.reads.add(solution_column)
@@ -84,19 +88,23 @@ class MathShepherd(VerifiedSampler):
         lineage.extend(lin)
         return await self.verify(raw, gold)
 
+    async def rollouts(self, record: dict[str, Any], s: Sample, steps: list[str], i: int,
+                       gold: Any) -> tuple[int, list[dict[str, Any]]]:
+        """How many of the ``n_rollouts`` completions of step prefix ``i`` reach ``gold``, and their lineage."""
+        prefix = step_prefix(steps, i)
+        msgs = self.messages({**record, "prefix": prefix}, template=self.completer_template)
+        raw, lin = await self.sample(record, msgs, self.n_rollouts, salt=f"\x1frollout:{s.index}:{i}",
+                                     model=self.completer_model, lineage={"solution": s.index, "prefix_steps": i + 1})
+        done = [(f"{prefix}\n{text}", reasoning, finish) for text, reasoning, finish in raw]
+        return sum(r.correct for r in await self.verify(done, gold)), lin
+
     async def label(self, record: dict[str, Any], s: Sample, gold: Any,
                     lineage: list[dict[str, Any]]) -> dict[str, Any]:
         steps = split_steps(s.text)
-        hits = []
-        for i in range(len(steps) - 1):
-            prefix = step_prefix(steps, i)
-            msgs = self.messages({**record, "prefix": prefix}, template=self.completer_template)
-            raw, lin = await self.sample(record, msgs, self.n_rollouts, salt=f"\x1frollout:{s.index}:{i}",
-                                         model=self.completer_model,
-                                         lineage={"solution": s.index, "prefix_steps": i + 1})
+        per_prefix = await asyncio.gather(*(self.rollouts(record, s, steps, i, gold) for i in range(len(steps) - 1)))
+        hits = [h for h, _ in per_prefix]
+        for _, lin in per_prefix:
             lineage.extend(lin)
-            done = [(f"{prefix}\n{text}", reasoning, finish) for text, reasoning, finish in raw]
-            hits.append(sum(r.correct for r in await self.verify(done, gold)))
         hits.append(self.n_rollouts if s.correct else 0)  # the last step: the solution is its own completion
         hard, soft = estimates(hits, self.n_rollouts)
         return {"solution": s.text, "steps": steps, "hard_labels": hard, "soft_labels": soft,
@@ -121,5 +129,8 @@ class MathShepherd(VerifiedSampler):
                 return Rejected(f"no solution to label in column {self.solution_column!r}")
             return Rejected("no solution to label: " + "; ".join(reasons))
         base = self.base_columns(record)
-        rows = [{**base, **await self.label(record, s, gold, lineage)} for s in usable]
+        lineages: list[list[dict[str, Any]]] = [[] for _ in usable]
+        labels = await asyncio.gather(*(self.label(record, s, gold, lin) for s, lin in zip(usable, lineages)))
+        rows = [{**base, **label} for label in labels]
+        lineage.extend(entry for lin in lineages for entry in lin)
         return adopt_rows(record, rows, self.name, lineage)

@@ -39,16 +39,18 @@ COLUMNS = ("original_question", "original_answer", "query", "response", "gold_an
 
 class OrcaMathHarden(VerifiedSampler):
     """Suggester → Editor for ``rounds`` rounds, then ``k`` solves and the agreement rule.
-    Options: ``rounds`` (2), ``k`` (4), ``seed_solution_column`` (dropped from rows), ``min_agreement`` (0.75), ``max_answer_chars`` (1800),
-    ``suggester_template`` / ``editor_template``, ``solver_model`` (default the step's model),
-    and the :class:`VerifiedSampler` options (``template`` is the solve prompt)."""
+    Options: ``rounds`` (2), ``k`` (4), ``seed_solution_column`` (dropped from rows), ``min_agreement`` (0.75),
+    ``max_answer_chars`` (1800), ``suggester_template`` / ``editor_template``, ``short_max_tokens``
+    (caps the suggester's and the editor's replies: a few suggestions, one problem), ``solver_model``
+    (default the step's model), and the :class:`VerifiedSampler` options (``template`` is the solve
+    prompt)."""
 
     type_name = "orca_math_harden"
 
     def __init__(self, name: str, *, rounds: int = 2, k: int = 4, min_agreement: float = 0.75,
                  max_answer_chars: int = 1800, suggester_template: str | None = None,
                  editor_template: str | None = None, solver_model: str | None = None,
-                 seed_solution_column: str = "solution", temperature: float = 0.7,
+                 seed_solution_column: str = "solution", short_max_tokens: int = 128, temperature: float = 0.7,
                  citations: Iterable[str] = (), **kwargs: Any) -> None:
         if int(rounds) < 1:
             raise ValueError(f"rounds must be >= 1 (suggester/editor rounds), not {rounds}")
@@ -64,6 +66,7 @@ class OrcaMathHarden(VerifiedSampler):
         self.suggester_template = suggester_template or self.load_template("orca_math_suggester.jinja")
         self.editor_template = editor_template or self.load_template("orca_math_editor.jinja")
         self.solver_model = self.uses_model(solver_model)
+        self.short_max_tokens = int(short_max_tokens)
 
     async def group_answers(self, texts: list[str]) -> list[list[int]]:
         """Indices of ``texts`` grouped by equivalent final answers (texts without one are left out)."""
@@ -84,14 +87,17 @@ class OrcaMathHarden(VerifiedSampler):
         question = str(record.get(self.question_column) or "")
         lineage: list[dict[str, Any]] = []
         suggestions_log = []
+        short = min(self.short_max_tokens, self.sampling.get("max_tokens") or self.short_max_tokens)
         for r in range(self.rounds):
             view = {**record, self.question_column: question}
             raw, lin = await self.sample(record, self.messages(view, template=self.suggester_template), 1,
-                                         salt=f"\x1fsuggest:{r}", lineage={"agent": "suggester", "round": r + 1})
+                                         salt=f"\x1fsuggest:{r}", max_tokens=short,
+                                         lineage={"agent": "suggester", "round": r + 1})
             suggestions = raw[0][0].strip()
             raw2, lin2 = await self.sample(record, self.messages({**view, "suggestions": suggestions},
                                                                  template=self.editor_template), 1,
-                                           salt=f"\x1fedit:{r}", lineage={"agent": "editor", "round": r + 1})
+                                           salt=f"\x1fedit:{r}", max_tokens=short,
+                                           lineage={"agent": "editor", "round": r + 1})
             lineage += lin + lin2
             edited = first_paragraph(raw2[0][0], ["New question", "Question"])
             if not suggestions or not edited:
