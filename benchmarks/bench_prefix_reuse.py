@@ -7,7 +7,8 @@
   loop; it keeps the previous prompt's common prefix in its KV cache). Timed over the loop only, model
   load excluded (the process time is reported too);
 * ``reuse``: ``synthloom run RECIPE --set concurrency=64`` with the model's ``prefix_cache: true``
-  (the default), timed from process start to exit;
+  (the default), timed from process start to exit; ``--n-seq``/``--n-ctx`` set the model's settings
+  (default: the model defaults, 16 sequences of 4096 tokens);
 * ``no_reuse``: the same with ``prefix_cache: false``.
 
 The recipe is the built-in ``generate`` recipe's shape (load -> llm step) written to a temporary folder
@@ -96,11 +97,17 @@ params:
   max_tokens: 32
   concurrency: 64
   prefix_cache: true
+  n_seq: 16
+  n_ctx: 4096
+  n_threads: 2
 models:
   default:
     spec: embedded
     max_in_flight: ${concurrency}
     prefix_cache: ${prefix_cache}
+    n_seq: ${n_seq}
+    n_ctx: ${n_ctx}
+    n_threads: ${n_threads}
 steps:
   - name: prompts
     type: load
@@ -142,14 +149,15 @@ def run_raw(work: Path, threads: int, max_tokens: int) -> tuple[float, float, di
     return out["loop_s"], process_s, out
 
 
-def run_synthloom(work: Path, prefix_cache: bool, concurrency: int, max_tokens: int, tag: str) -> tuple[float, list]:
+def run_synthloom(work: Path, prefix_cache: bool, args: argparse.Namespace, tag: str) -> tuple[float, list]:
     """(process seconds, responses in prompt order) of the whole ``synthloom run``."""
     out_dir = work / f"run-{tag}"
     exe = Path(sys.executable).with_name("synthloom")
     start = time.perf_counter()
     subprocess.run([str(exe), "run", str(work / "recipe.yaml"), "-o", str(out_dir), "-q", "--format", "jsonl",
-                    "--set", f"input={work / 'prompts.jsonl'}", "--set", f"concurrency={concurrency}",
-                    "--set", f"max_tokens={max_tokens}", "--set", f"prefix_cache={str(prefix_cache).lower()}"],
+                    "--set", f"input={work / 'prompts.jsonl'}", "--set", f"concurrency={args.concurrency}",
+                    "--set", f"max_tokens={args.max_tokens}", "--set", f"prefix_cache={str(prefix_cache).lower()}",
+                    "--set", f"n_seq={args.n_seq}", "--set", f"n_ctx={args.n_ctx}", "--set", f"n_threads={args.threads}"],
                    check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     rows = [json.loads(line) for path in sorted((out_dir / "data").rglob("*.jsonl")) for line in path.open()]
@@ -164,7 +172,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="llama.cpp threads, both sides")
+    parser.add_argument("--n-seq", type=int, default=16, help="model setting n_seq (default: the model default)")
+    parser.add_argument("--n-ctx", type=int, default=4096, help="model setting n_ctx (default: the model default)")
     parser.add_argument("--sides", default="raw,reuse,no_reuse", help="comma-separated subset of raw,reuse,no_reuse")
     args = parser.parse_args()
     sides = args.sides.split(",")
@@ -185,14 +195,13 @@ def main() -> None:
                     raw_process.append(process_s)
                     answers[side], prompt_tokens = out["answers"], out["prompt_tokens"]
                 else:
-                    elapsed, answers[side] = run_synthloom(work, side == "reuse", args.concurrency, args.max_tokens,
-                                                           f"{side}-{repeat}")
+                    elapsed, answers[side] = run_synthloom(work, side == "reuse", args, f"{side}-{repeat}")
                     times[side].append(elapsed)
                 print(f"repeat {repeat + 1} {side}: {args.requests / times[side][-1]:.2f} req/s "
                       f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     result: dict[str, object] = {
         "requests": args.requests, "items": args.item_tokens, "max_tokens": args.max_tokens,
-        "concurrency": args.concurrency, "threads": args.threads,
+        "concurrency": args.concurrency, "threads": args.threads, "n_seq": args.n_seq, "n_ctx": args.n_ctx,
         "mean_prompt_tokens": round(prompt_tokens / args.requests, 1) if prompt_tokens else None,
     }
     for side in sides:

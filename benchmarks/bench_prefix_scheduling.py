@@ -1,7 +1,7 @@
 """Prefix-aware scheduling against a real server: llama.cpp's (`python -m llama_cpp.server`) on the embedded model.
 
-Workload: judge-style chat prompts that share a ~400-token rubric (each with its own short item) interleaved one
-for one with other prompts (distinct, ~60 tokens), greedy, a few output tokens, all submitted at once through the
+Workload: judge-style chat prompts that share a ~280-token rubric (each with its own short item) interleaved one
+for one with other prompts (distinct, ~36 tokens), greedy, a few output tokens, all submitted at once through the
 model's usual layers (limits and retries; no cache) with `max_in_flight` slots. llama-cpp-python's server answers
 one request at a time and keeps the previous prompt's KV cache for the prefix the next prompt shares, so the order
 requests reach it decides how often the rubric is prefilled again. Runs alternate scheduling off / on; requests/s

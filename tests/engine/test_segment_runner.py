@@ -95,3 +95,20 @@ def test_same_limit_resumes_without_reading_the_model_again(tmp_path):
     journal = Journal(tmp_path / "o" / ".state" / "journal.jsonl")
     assert journal.limits == {"not_three": 30}
     assert all(isinstance(e.get("src"), str) for e in journal.partitions["not_three"].values())
+
+
+def test_segments_downstream_of_a_source_start_over_under_another_limit(tmp_path):
+    from synthloom.curate.exact_dedup import ExactDedup
+
+    def pipeline() -> Pipeline:  # source → filter (one segment) → dedup (a global step: a second segment)
+        src = RecordsSource("seeds", rows=[{"k": i, "g": i % 7} for i in range(60)])
+        return Pipeline([src, NotThree("not_three", reads=["k"]), ExactDedup("dedup", columns=["g"])])
+
+    def data(out: Path, limit) -> list[dict]:
+        options = RunOptions(limit=limit, partition_size=8, progress="quiet", log=lambda m: None)
+        assert run_pipeline(pipeline(), out, options).ok
+        run = json.loads((out / "run.json").read_text())
+        return [list(read_shards(out / "data")), run["counts"], run["rows"]]
+
+    for limit in (20, 45, 12, None):
+        assert data(tmp_path / "reused", limit) == data(tmp_path / f"fresh-{limit}", limit), limit

@@ -121,7 +121,8 @@ MUTATIONS: dict[tuple[str, str], typing.Any] = {
 MUTATIONS.update({(t, "sampling"): "seeds" for t in (
     "rejection_sampling", "pass_rate", "star", "long_cot", "metamath", "backward_synthesis",
     "learning_from_mistakes", "math_shepherd", "self_correction", "orca_math_harden", "orca_math_ama")})
-MUTATIONS.update({("code_repair", "visible_tests"): 2, ("backward_synthesis", "augmentations"): ["numbers"]})
+MUTATIONS.update({("code_repair", "visible_tests"): 2, ("backward_synthesis", "augmentations"): ["numbers"],
+                  ("orca_math_ama", "min_correct"): With(2, k=2)})
 MUTATIONS.update({("rejection_sampling", "emit"): "pairs", ("metamath", "mask"): "first"})
 #: the taxonomy/document instruction methods: named choices, [min, max] ranges, demonstrations, files
 SRC = Path(__file__).parents[2] / "src" / "synthloom"

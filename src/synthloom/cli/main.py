@@ -99,7 +99,8 @@ def run(
                                "(openai, anthropic models; half price, answers within 24 h)"),
     engine: str | None = typer.Option(None, "--engine", help="local (default) or ray: spread the work over a Ray cluster"),
     ray_address: str | None = typer.Option(None, "--ray-address", help="--engine ray: an existing cluster (default: start Ray here)"),
-    ray_workers: int | None = typer.Option(None, "--ray-workers", help="--engine ray: worker actors per step chain (default: the cluster's CPUs)"),
+    ray_workers: int | None = typer.Option(None, "--ray-workers",
+                                           help="--engine ray: worker actors (default: one per CPU of the cluster)"),
 ) -> None:
     """Run a recipe into a run directory; rerunning the same command resumes it."""
     from ..engine.run import RunOptions
@@ -412,5 +413,7 @@ from . import steps as _steps  # noqa: E402,F401  (steps: the step types and the
 from . import tools as _tools  # noqa: E402,F401  (tools: the tool catalogue)
 from . import verify as _verify  # noqa: E402,F401  (verify math, verify code)
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
+if __name__ == "__main__":  # pragma: no cover - `python -m synthloom.cli.main`: the commands registered on the package's app
+    from synthloom.cli.main import app as _package_app
+
+    _package_app()

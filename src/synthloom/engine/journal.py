@@ -10,9 +10,9 @@ means the partition is recomputed and its shards overwritten with identical rows
 line (kill during the append) is ignored and cut off.
 
 A source-headed segment's partitions also record a digest of the source records they were made
-from (``src``) and the segment the source limit (``-n``) it last ran under (``{"seg", "limit"}``),
-so that a run with a different limit keeps the partitions whose records are the same and drops
-the others (``{"seg", "drop"}``).
+from (``src``), and the segment records the source limit (``-n``) it last ran under
+(``{"seg", "limit"}``), so that a run with a different limit keeps the partitions whose records are
+the same and drops the others (``{"seg", "drop"}``).
 """
 
 from __future__ import annotations

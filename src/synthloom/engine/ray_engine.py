@@ -89,27 +89,21 @@ class RayCluster:
 
     # -- services ----------------------------------------------------------------------------------
     def start_services(self, configs: dict[str, ModelConfig], cache_path: Path | None, budget: Budget | None) -> None:
-        from .ray_services import BudgetService, CacheService, LimiterService
+        """Start the run's services actor on this node: the cache (when used), the budget (when set), the limiter."""
+        from .ray_services import RunServices
 
-        ray = self.ray
-        opts = {"num_cpus": 0, "scheduling_strategy": self._here}
-        if cache_path is not None:
-            self.services.cache = ray.remote(CacheService).options(**opts).remote(str(cache_path))
-            self.services.cache_path = str(cache_path)
-            self._service_actors.append(self.services.cache)
-        if budget is not None:
-            self.services.budget = ray.remote(BudgetService).options(**opts).remote(
-                budget.max_requests, budget.max_tokens, budget.max_cost)
-            self._service_actors.append(self.services.budget)
-        if configs:
-            limits = {name: {"max_in_flight": c.max_in_flight, "requests_per_minute": c.requests_per_minute,
-                             "tokens_per_minute": c.tokens_per_minute, "adaptive": c.adaptive}
-                      for name, c in configs.items()}
-            self.services.limiter = ray.remote(LimiterService).options(max_concurrency=10_000, **opts).remote(limits)
-            self._service_actors.append(self.services.limiter)
-            self.services.clock_offset = 0.0  # the limiter runs on this node: same monotonic clock
-        if self._service_actors:
-            ray.get([a.__ray_ready__.remote() for a in self._service_actors])
+        limits = {name: {"max_in_flight": c.max_in_flight, "requests_per_minute": c.requests_per_minute,
+                         "tokens_per_minute": c.tokens_per_minute, "adaptive": c.adaptive} for name, c in configs.items()}
+        caps = (budget.max_requests, budget.max_tokens, budget.max_cost) if budget is not None else None
+        actor = self.ray.remote(RunServices).options(num_cpus=0, scheduling_strategy=self._here, max_concurrency=10_000) \
+            .remote(str(cache_path) if cache_path is not None else None, caps, limits)
+        self.ray.get(actor.__ray_ready__.remote())
+        self._service_actors.append(actor)
+        self.services.cache = actor if cache_path is not None else None
+        self.services.cache_path = str(cache_path) if cache_path is not None else ""
+        self.services.budget = actor if budget is not None else None
+        self.services.limiter = actor
+        self.services.clock_offset = 0.0  # the limiter runs on this node: same monotonic clock
 
     def driver_registry(self, pipeline: Pipeline, configs: dict[str, ModelConfig], state_dir: Path,
                         usage: UsageTracker) -> client.ModelRegistry:
@@ -156,20 +150,20 @@ class RayCluster:
     def limits(self) -> dict[str, Any]:
         if self.services.limiter is None:
             return {}
-        return self.ray.get(self.services.limiter.snapshot.remote())
+        return self.ray.get(self.services.limiter.limits_snapshot.remote())
 
     def budget_snapshot(self) -> dict[str, Any] | None:
         if self.services.budget is None:
             return None
-        return self.ray.get(self.services.budget.snapshot.remote())
+        return self.ray.get(self.services.budget.budget_snapshot.remote())
 
     def close(self) -> None:
         """Stop the services (call :meth:`close_workers` first) and a Ray instance started here."""
         ray = self.ray
-        if self.services.cache is not None:
+        for actor in self._service_actors:
             try:
-                ray.get(self.services.cache.close.remote())
-            except Exception:  # noqa: BLE001 - the actor is gone; its writer committed what it had
+                ray.get(actor.close.remote())
+            except Exception:  # noqa: BLE001 - the actor is gone; its cache writer committed what it had
                 pass
         for actor in self._service_actors:
             ray.kill(actor)

@@ -1,5 +1,5 @@
 """The run-wide services of a Ray run: one response cache, one budget and one rate limiter per run,
-shared by every worker, each a Ray actor pinned to the driver's node.
+shared by every worker, held by one Ray actor (:class:`RunServices`) pinned to the driver's node.
 
 * :class:`CacheService` owns the run's SQLite response cache (the same file a local run uses, so a
   local run's cache replays on the cluster and back). Workers read it directly when the file is
@@ -165,6 +165,60 @@ class LimiterService:
                        "in_flight": m.concurrency.in_flight, "peak_in_flight": m.peak_leased,
                        "rate_limited": m.rate_limited, "timeouts": m.timeouts, "decreases": m.concurrency.decreases}
                 for name, m in self.models.items()}
+
+
+class RunServices:
+    """The three services in one actor (one process to start per run, not three): the cache's
+    ``get``/``put_many``/``flush``/``close``, the budget's ``start``/``finish``, the limiter's
+    ``now``/``lease``/``give_back``/``take_rate``/``adjust_tokens``/``overloaded``."""
+
+    def __init__(self, cache_path: str | None, budget: tuple | None, limits: dict[str, dict[str, Any]]) -> None:
+        self.cache = CacheService(cache_path) if cache_path is not None else None
+        self.budget = BudgetService(*budget) if budget is not None else None
+        self.limiter = LimiterService(limits)
+
+    def get(self, key: bytes) -> Response | None:
+        return self.cache.get(key)
+
+    def put_many(self, entries: list) -> None:
+        self.cache.put_many(entries)
+
+    def flush(self) -> None:
+        self.cache.flush()
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+    def start(self, model: str) -> str | None:
+        return self.budget.start(model)
+
+    def finish(self, prompt_tokens: int = 0, completion_tokens: int = 0, cost: float = 0.0) -> None:
+        self.budget.finish(prompt_tokens, completion_tokens, cost)
+
+    def budget_snapshot(self) -> dict[str, Any] | None:
+        return self.budget.snapshot() if self.budget is not None else None
+
+    def now(self) -> float:
+        return self.limiter.now()
+
+    async def lease(self, model: str, want: int) -> int:
+        return await self.limiter.lease(model, want)
+
+    def give_back(self, model: str, permits: int, successes: int) -> None:
+        self.limiter.give_back(model, permits, successes)
+
+    async def take_rate(self, model: str, requests: int, tokens: int) -> None:
+        await self.limiter.take_rate(model, requests, tokens)
+
+    def adjust_tokens(self, model: str, amount: float) -> None:
+        self.limiter.adjust_tokens(model, amount)
+
+    def overloaded(self, model: str, kind: str, retry_after: float | None, sent_at: float) -> None:
+        self.limiter.overloaded(model, kind, retry_after, sent_at)
+
+    def limits_snapshot(self) -> dict[str, dict[str, Any]]:
+        return self.limiter.snapshot()
 
 
 # -- worker-side layers -------------------------------------------------------------------------------

@@ -338,10 +338,8 @@ def _head_items(seg: Segment, rundir: RunDir, limit: int | None, cluster: Any = 
     On Ray, a global step with a distributed form runs it over the upstream shard folders."""
     head = seg.head
     if cluster is not None and isinstance(head, GlobalStep) and not isinstance(head, JoinStep):
-        try:  # TEMP until ray_global lands
-            from .ray_global import RayGlobalContext, distributed_form
-        except ImportError:
-            distributed_form = lambda h: None  # noqa: E731
+        from .ray_global import RayGlobalContext, distributed_form
+
         form = distributed_form(head)
         if form is not None:
             spill = rundir.state / "spill" / head.name

@@ -121,15 +121,17 @@ needs_embedded = pytest.mark.skipif(
 
 @pytest.mark.slow
 @needs_embedded
-def test_embedded_model_scores_or_keeps_the_reply(tmp_path):
+def test_embedded_model_scores_every_row_under_a_grammar(tmp_path):
     rows = [{"instruction": "What is 2+2?", "response": "4"}, {"instruction": "Name a colour.", "response": "Blue."}]
+    # llama.cpp constrains the reply to the judge's schema, so even the 135M model gives a score
     data, errors = run(tmp_path / "s", rows, Judge("j", rubric="alpagasus", max_tokens=12), "embedded")
-    assert len(data) + len(errors) == 2
-    for r in data:  # the 135M model rarely follows the format; whatever it does is accounted for
-        assert 0 <= r["score"] <= 5 and isinstance(r["judge_reason"], str)
-        assert r["_lineage"][0]["model"].startswith("llamacpp:")
-    for e in errors:
-        assert e["_step"] == "j" and "could not read the reply" in e["_error"] and e["_raw_text"]
+    assert errors == [] and len(data) == 2
+    for r in data:
+        assert r["score"] in (0, 1, 2, 3, 4, 5) and isinstance(r["judge_reason"], str)
+        assert r["_lineage"][0]["model"].startswith("llamacpp:") and r["_lineage"][0]["params"]["json_schema"]
+    # with room for an explanation it comes first, capped so that the score still fits
+    data, errors = run(tmp_path / "r", rows[:1], Judge("k", rubric="binary", max_tokens=64), "embedded")
+    assert errors == [] and data[0]["score"] in (0.0, 1.0) and data[0]["judge_reason"]
     # DEITA's released-scorer prompt as a raw completion: the first token is a digit with real alternatives
     data, errors = run(tmp_path / "d", rows, Judge("c", rubric="deita_complexity_scorer"), "embedded")
     assert len(data) + len(errors) == 2 and data

@@ -94,6 +94,16 @@ def test_items_sample_distinct_parameter_combinations_deterministically():
         BenchagentsItems("items").expand({"id": "x", "plan": {}})
 
 
+def test_max_fanout_bounds_the_items_per_task():
+    """The recipe passes -n as max_fanout: a -n 3 try writes 3 items per task, the first 3 of the full draw."""
+    rec = {**TASK, "plan": normalise_plan(PLAN)}
+    full = BenchagentsItems("items", n_items=8).expand(rec)
+    assert BenchagentsItems("items", n_items=8, max_fanout=3).expand(rec) == full[:3]
+    assert len(BenchagentsItems("items", n_items=8, max_fanout=None).expand(rec)) == 8
+    with pytest.raises(ValueError, match="max_fanout must be >= 1"):
+        BenchagentsItems("items", max_fanout=0)
+
+
 def test_the_generation_agent_writes_an_item_or_is_rejected():
     rec = {**TASK, "plan": normalise_plan(PLAN), "parameters": {"meeting_duration": "60", "participants": "2"}}
     model = ScriptedModel(team)

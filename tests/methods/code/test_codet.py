@@ -132,3 +132,13 @@ def test_codet_option_errors():
         CodeT("c", n_solutions=0)
     with pytest.raises(ValueError, match="score must be"):
         CodeT("c", score="best")
+
+
+def test_max_fanout_bounds_the_solution_and_test_samples():
+    """The recipe passes -n as max_fanout: a -n 3 try asks for 3 solutions and 3 test samples, not 8 and 4."""
+    model = _model([WRONG, CORRECT, CORRECT], [TESTS])
+    [rows] = run_step(CodeT("codet", n_solutions=8, n_test_samples=4, max_fanout=3, timeout=1.0, workers=2), model, [PROBLEM])
+    assert sorted(r.n for r in model.requests) == [3, 3] and rows[0]["n_solutions"] == 3
+    assert (CodeT("c", max_fanout=None).n_solutions, CodeT("c", max_fanout=20).n_test_samples) == (8, 4)
+    with pytest.raises(ValueError, match="max_fanout must be >= 1"):
+        CodeT("c", max_fanout=0)

@@ -12,7 +12,7 @@ import pytest
 
 from synthloom.io.shards import read_shards
 from synthloom.methods.instructions.glan import GlanSampleSessions, sample_sessions
-from synthloom.methods.instructions.glan_taxonomy import GlanTaxonomy, TaxonomyFileError, load_reviewed
+from synthloom.methods.instructions.glan_taxonomy import GlanTaxonomy, TaxonomyFileError, clean_names, load_reviewed
 from synthloom.testing.recipe_runs import run_recipe
 from synthloom.testing.scripted import ScriptedModel, scripted_context, user_text
 
@@ -49,6 +49,11 @@ def test_the_model_builds_fields_sub_fields_and_disciplines():
     assert rows[0]["field"] == "Natural Sciences" and rows[1]["field"] == "Humanities"  # round-robin over fields
     assert {(r["field"], r["sub_field"]) for r in rows} >= {("Humanities", "Humanities A"), ("Natural Sciences", "Natural Sciences B")}
     assert all(r["_lineage"][0]["level"] == "disciplines" for r in rows)
+
+
+def test_names_lose_list_markers_and_repeats_but_not_leading_digits():
+    assert clean_names(["1. Physics", "3D Printing", "- Art", "art.", "  ", 7], 5) == ["Physics", "3D Printing", "Art", "7"]
+    assert clean_names("not a list", 3) == [] and len(clean_names([f"x{i}" for i in range(9)], 4)) == 4
 
 
 def test_a_limit_builds_only_what_it_needs():

@@ -19,7 +19,7 @@ from synthloom.methods.instructions.humpback import (
 from synthloom.pipeline.llm_step import RowError
 from synthloom.pipeline.step import Rejected
 from synthloom.testing.recipe_runs import run_recipe, side_rows
-from synthloom.testing.scripted import scripted_context, user_text
+from synthloom.testing.scripted import ScriptedModel, scripted_context, user_text
 
 
 @pytest.mark.parametrize("reply, expected", [
@@ -109,6 +109,21 @@ def test_curation_with_several_samples_uses_the_mean_and_a_lower_threshold():
     assert out[0]["score"] == 4.5 and out[0]["scores"] == [5, 4, None] and "system" not in out[0]
     with pytest.raises(ValueError, match="between 1 and 5"):
         HumpbackCurate("c", min_score=6)
+
+
+def test_curation_asks_for_a_constrained_score_and_reads_every_sample():
+    model = ScriptedModel(lambda req: ['{"reasoning": "a perfect answer", "score": 5}',
+                                       '{"reasoning": "fine", "score": 4}', "Score: 5"])
+    model.supports_json_schema = True
+    step = HumpbackCurate("curate", min_score=4.5, n=3, max_tokens=200)
+    step.setup(scripted_context(model))
+    out = asyncio.run(step.process({"id": "x", "instruction": "i", "output": "o"}))
+    assert list(model.requests[0].json_schema["properties"]) == ["reasoning", "score"]
+    assert model.requests[0].json_schema["properties"]["score"]["enum"] == [1, 2, 3, 4, 5]
+    assert out[0]["scores"] == [5, 4, 5] and out[0]["curation_reasoning"] == "a perfect answer"
+    model.supports_json_schema = False  # a backend that cannot constrain: the paper's free text
+    asyncio.run(step.process({"id": "y", "instruction": "i", "output": "o"}))
+    assert model.requests[1].json_schema is None
 
 
 def humpback_script(req) -> str:

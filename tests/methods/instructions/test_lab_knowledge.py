@@ -149,7 +149,7 @@ def judge_once(step, reply, supports):
 ])
 def test_judges_keep_only_instructlabs_passing_verdict_from_a_constrained_reply(step, reply, kept, column, value):
     out, req = judge_once(step, json.dumps(reply), True)
-    assert req.json_schema["properties"]["score"]["enum"] == list(step.allowed)
+    assert sorted(req.json_schema["properties"]["score"]["enum"]) == sorted(step.allowed)
     assert list(req.json_schema["properties"]) == ["explanation", "score"]
     if kept:
         assert out[0][column] == value and out[0][step.evaluation_column] == reply["explanation"]

@@ -177,6 +177,9 @@ def test_persona_enhanced_few_shot_shows_each_demonstration_with_its_persona(tmp
         PersonaSynthesize("s", template="knowledge", n_examples=1)
     with pytest.raises(PersonaFileError, match="example 1 needs"):
         load_fewshot([{"persona": "", "output": "x"}], "math")
+    (tmp_path / "broken.jsonl").write_text('{"persona": "p", "output": "o"}\n{oops\n')
+    with pytest.raises(PersonaFileError, match=r"broken.jsonl:2: not valid JSON"):
+        load_fewshot(str(tmp_path / "broken.jsonl"), "math")
 
 
 def test_recipe_infers_personas_from_texts_then_generates_with_few_shot(tmp_path, scripted_model):

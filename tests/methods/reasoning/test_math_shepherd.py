@@ -95,3 +95,25 @@ def test_math_shepherd_recipe_on_the_embedded_model(tmp_path):
         assert r["hard_labels"][-1] == int(r["correct"]) and r["n_rollouts"] == 1
         assert r["verify_status"] in ("correct", "wrong", "no_answer")
     assert all(r["_rejected_by"] == "labels" and r["_reason"].startswith("no solution to label") for r in rejected)
+
+
+def test_max_fanout_bounds_solutions_and_rollouts_and_prefixes_roll_out_together():
+    """The recipe passes -n as max_fanout: a -n 3 try samples at most 3 of each (k 2 stays 2)."""
+    def reply(req, j):
+        text = user_text(req)
+        if "The solution so far:" not in text:
+            return "12 - 5 = 7.\n7 + 8 = 15.\nSo she has 15.\nThe answer is \\boxed{15}."
+        return "\\boxed{15}"
+
+    model = ScriptedModel(reply)
+    step = MathShepherd("prm", k=2, n_rollouts=8, max_fanout=3)
+    assert (step.k, step.n_rollouts) == (2, 3)
+    [rows] = run_step(step, model, [PROBLEM])
+    # one request for the 2 solutions, then 3 step prefixes of each solution with n=3 rollouts
+    assert [r.n for r in model.requests].count(2) == 1 and [r.n for r in model.requests].count(3) == 6
+    assert len(model.requests) == 7
+    assert [row["n_rollouts"] for row in rows] == [3, 3] and rows[0]["rollouts_correct"] == [3, 3, 3, 3]
+    assert [e.get("prefix_steps") for e in rows[0]["_lineage"][1:]] == [1, 2, 3, 1, 2, 3]  # in order
+    assert MathShepherd("prm", k=2, n_rollouts=8, max_fanout=None).n_rollouts == 8
+    with pytest.raises(ValueError, match="max_fanout must be >= 1"):
+        MathShepherd("prm", max_fanout=0)

@@ -33,6 +33,7 @@ from ...io.shards import read_shards
 from ...pipeline.model_step import ModelStep, chat
 from ...pipeline.step import ExpandStep, Rejected
 from ...records import ID, adopt_rows
+from ..fanout import bounded, check_max_fanout
 from ..instructions.samplers import stable_int
 
 CITATION = ("Butt et al. 2024, BenchAgents: Automated Benchmark Creation with Agent Interaction, "
@@ -200,15 +201,16 @@ def row_plan(record: dict[str, Any], step: str) -> dict[str, Any]:
 class BenchagentsItems(ExpandStep):
     """Samples the parameter values of ``n_items`` items from the row's ``plan`` (distinct
     combinations while there are enough, deterministic per task); one row per item with
-    ``item_index`` and ``parameters`` (name → value)."""
+    ``item_index`` and ``parameters`` (name → value). ``max_fanout`` bounds ``n_items`` (the recipe
+    passes ``-n``)."""
 
     type_name = "benchagents_items"
 
-    def __init__(self, name: str, *, n_items: int = 8, inputs: Iterable[str] = ()) -> None:
+    def __init__(self, name: str, *, n_items: int = 8, max_fanout: int | None = None, inputs: Iterable[str] = ()) -> None:
         if not 1 <= int(n_items) <= 10_000:
             raise ValueError(f"benchagents_items {name!r}: n_items must be between 1 and 10000, not {n_items}")
         super().__init__(name, inputs=inputs, reads=["plan"], writes=["item_index", "parameters"], citations=[CITATION])
-        self.n_items = int(n_items)
+        self.n_items = bounded(n_items, check_max_fanout(max_fanout))
 
     def expand(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         params = row_plan(record, self.name)["parameters"]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...pipeline.step import Rejected
+from ..fanout import bounded, check_max_fanout
 from .base import CodeMethodStep
 from .execution import failure_reason
 from .extract import extract_asserts, extract_code
@@ -77,6 +78,8 @@ class CodeT(CodeMethodStep):
     ``gold_tests_column`` (held-out assert tests: each candidate's ``gold_passed`` is recorded, which
     measures the rerank gain, and ``pairs`` use it to pick chosen/rejected).
 
+    ``max_fanout`` bounds ``n_solutions`` and ``n_test_samples`` (the recipe passes ``-n``).
+
     Rejected, with the reason: no sample with code, no usable test, or an agreement score of 0
     (no solution passes any generated test)."""
 
@@ -88,7 +91,7 @@ class CodeT(CodeMethodStep):
                  tests_per_sample: int = 5, score: str = "paper", emit: str = "best", max_pairs: int = 2,
                  solution_template: str | None = None, tests_template: str | None = None,
                  temperature: float = 0.8, top_p: float | None = 0.95, max_tokens: int = 512, timeout: float = 1.0,
-                 citations: Iterable[str] = (), **kwargs: Any) -> None:
+                 max_fanout: int | None = None, citations: Iterable[str] = (), **kwargs: Any) -> None:
         for opt, v in (("n_solutions", n_solutions), ("n_test_samples", n_test_samples),
                        ("tests_per_sample", tests_per_sample), ("max_pairs", max_pairs)):
             if int(v) < 1:
@@ -108,7 +111,8 @@ class CodeT(CodeMethodStep):
         self.tests_template = self.template(tests_template or None, "codet_tests.jinja")
         self.question_column, self.entry_point_column = question_column, entry_point_column
         self.gold_tests_column = gold_tests_column
-        self.n_solutions, self.n_test_samples = int(n_solutions), int(n_test_samples)
+        max_fanout = check_max_fanout(max_fanout)
+        self.n_solutions, self.n_test_samples = bounded(n_solutions, max_fanout), bounded(n_test_samples, max_fanout)
         self.tests_per_sample, self.score, self.emit, self.max_pairs = int(tests_per_sample), score, emit, int(max_pairs)
 
     async def run(self, record: dict[str, Any]):

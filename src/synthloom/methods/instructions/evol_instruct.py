@@ -104,7 +104,7 @@ def leaked_prompt_words(instruction: str) -> str | None:
 
 
 #: the equality judge's verdict alone, where the backend can enforce a schema (read by parse_equality)
-EQUALITY_SCHEMA = verdict_schema("verdict", ["Equal", "Not Equal"], reason_key=None)
+EQUALITY_SCHEMA = verdict_schema("verdict", ["Not Equal", "Equal"], reason_key=None)
 
 
 def parse_equality(text: str) -> bool | None:

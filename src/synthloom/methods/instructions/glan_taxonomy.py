@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from ...records import LINEAGE
 from .glan import CITATION
 
 LEVELS = {"fields": "fields", "sub_fields": "sub-fields", "disciplines": "disciplines"}
+_MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s+")
 
 
 class TaxonomyFileError(ValueError):
@@ -48,7 +50,7 @@ def clean_names(items: Any, count: int) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for item in items if isinstance(items, list) else []:
-        name = " ".join(str(item).strip().lstrip("-*0123456789.) ").split()).strip(" .")
+        name = " ".join(_MARKER.sub("", str(item)).split()).strip(" .")
         if name and name.lower() not in seen:
             seen.add(name.lower())
             out.append(name)

@@ -238,7 +238,7 @@ class _LabJudge(_LabStep):
         self.min_score, self.score_column, self.evaluation_column = min_score, score_column, evaluation_column
 
     def constrained_schema(self) -> dict[str, Any] | None:
-        return verdict_schema("score", list(self.allowed), reason_key="explanation",
+        return verdict_schema("score", list(reversed(self.allowed)), reason_key="explanation",
                               max_tokens=self.sampling.get("max_tokens"))
 
     def read_free_text(self, text: str) -> Any:

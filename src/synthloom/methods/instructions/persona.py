@@ -279,7 +279,15 @@ def load_fewshot(examples: list[dict[str, str]] | str | None, template: str) -> 
         path = Path(examples) if examples else FEWSHOT_FILE
         if not path.is_file():
             raise PersonaFileError(f"few-shot file {path} does not exist; give a .jsonl of {{persona, output}} rows")
-        rows = [orjson.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = []
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(orjson.loads(line))
+            except orjson.JSONDecodeError as e:
+                raise PersonaFileError(f"{path}:{lineno}: not valid JSON ({e}); write one object per line, "
+                                       '{"persona": "...", "output": "..."}') from None
     else:
         rows = list(examples)
     out = []
