@@ -129,6 +129,18 @@ def print_table(runs: list[dict[str, Any]]) -> None:
               f"{r.get('completion_tokens', 0):>8}{flag}")
 
 
+def markdown_table(results: dict[str, Any]) -> str:
+    """The results file as a markdown table (recipe, wall seconds, CPU seconds, exit code, kept rows, requests, load)."""
+    lines = ["| recipe | seconds | CPU s | exit | kept | rejected | errors | requests | load |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in sorted(results["runs"]):
+        r = results["runs"][name]
+        flag = " (stopped)" if r["timed_out"] else ""
+        lines.append(f"| {name} | {r['wall_s']:.0f}{flag} | {r['cpu_s']:.0f} | {r['exit_code']} | {r.get('kept', 0)} | "
+                     f"{r.get('rejected', 0)} | {r.get('errors', 0)} | {r.get('requests', 0)} | {r['load_before']:.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="", help="comma-separated recipe names (default: every built-in recipe)")
@@ -137,8 +149,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a run is killed (default 600)")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS.relative_to(ROOT)})")
     parser.add_argument("--keep", action="store_true", help="keep the run directories and logs (printed at the end)")
+    parser.add_argument("--markdown", action="store_true", help="print the results file as a markdown table and exit")
     parser.add_argument("extra", nargs="*", help="more arguments for `synthloom run` (after --)")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown_table(load_results(args.output)))
+        return
 
     names = [s for s in args.only.split(",") if s] or recipe_names()
     unknown = sorted(set(names) - set(recipe_names()))

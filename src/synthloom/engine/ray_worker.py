@@ -26,7 +26,7 @@ from ..llm.types import ModelBackend
 from ..llm.usage import UsageTracker
 from ..pipeline.context import StepContext
 from ..pipeline.step import Step
-from .ray_services import ClusterBudgetedBackend, ClusterLimitedBackend, RemoteCache
+from .ray_layers import ClusterBudgetedBackend, ClusterLimitedBackend, RemoteCache
 from .segment_runner import RunStopped, SegmentRunner, _Partition
 from .worker_state import SHIPPED_STATE
 

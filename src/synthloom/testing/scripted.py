@@ -23,10 +23,10 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from synthloom.engine.worker_state import SHIPPED_STATE
 from synthloom.llm import client
 from synthloom.llm.tools import ToolCall, stable_call_id
 from synthloom.llm.types import Choice, Request, Response, Usage
-from synthloom.engine.worker_state import SHIPPED_STATE
 from synthloom.pipeline.context import StepContext
 
 Reply = Callable[..., Any]
