@@ -79,7 +79,8 @@ def test_every_stage_removes_what_it_should_on_the_fake_server(tmp_path, fake_mo
     out = tmp_path / "out"
     recipe = _with_judge_template(tmp_path, JUDGE_TEMPLATE)
     result = runner.invoke(app, ["run", str(recipe), "-o", str(out), "-q", "--model", fake_model,
-                                 "--set", f"judge_model={fake_model}", "--set", f"topics={topics}",
+                                 "--set", f"judge_model={fake_model}", "--set", "steps.judge.structured=false",
+                                 "--set", f"topics={topics}",
                                  "--set", f"benchmark={bench}"])
     assert result.exit_code == 0, result.output
     run = json.loads((out / "run.json").read_text())
@@ -118,13 +119,13 @@ needs_embedded = pytest.mark.skipif(
 @pytest.mark.slow
 @needs_embedded
 def test_curated_qa_on_the_embedded_model(tmp_path, fake_model):
-    # generation on the embedded model; the judge on the fake server scores every row 5, so the
-    # rows that survive dedup and decontamination reach the report
+    # generation on the embedded model; the judge on the fake server (free-text path: the server echoes the
+    # template) scores every row 5, so the rows that survive dedup and decontamination reach the report
     out = tmp_path / "out"
     recipe = _with_judge_template(tmp_path, "Score: 5\n{{ response }}")
     result = runner.invoke(app, ["run", str(recipe), "-n", "2", "-o", str(out), "-q",
                                  "--set", "question_max_tokens=24", "--set", "answer_max_tokens=32",
-                                 "--set", f"judge_model={fake_model}"])
+                                 "--set", f"judge_model={fake_model}", "--set", "steps.judge.structured=false"])
     assert result.exit_code == 0, result.output
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "completed"

@@ -32,15 +32,16 @@ def test_schemas_hold_the_verdict_as_an_enum_and_cap_the_explanation():
     assert value_schema(["NO", "YES"]) == {"type": "string", "enum": ["NO", "YES"]}
     schema = verdict_schema("score", (1, 3), max_tokens=256)
     assert list(schema["properties"]) == ["rationale", "score"]  # the explanation first, then the verdict
-    assert schema["properties"]["rationale"]["maxLength"] == 400
-    assert verdict_schema("score", (1, 3), max_tokens=100)["properties"]["rationale"]["maxLength"] == 152
+    assert schema["properties"]["rationale"]["maxLength"] == 232  # one character a token, the worst case
+    assert verdict_schema("score", (1, 3), max_tokens=100)["properties"]["rationale"]["maxLength"] == 76
+    assert verdict_schema("score", (1, 3), max_tokens=1024)["properties"]["rationale"]["maxLength"] == 400
     assert list(verdict_schema("score", (1, 3), max_tokens=12)["properties"]) == ["score"]  # no room: the verdict only
-    assert reason_chars(None) == 400 and reason_chars(30) == 0
+    assert reason_chars(None) == 400 and reason_chars(30) == 0 and reason_chars(40) == 16
     validate({"rationale": "ok", "score": 2}, schema)
     with pytest.raises(ValueError):
         validate({"rationale": "ok", "score": 4}, schema)
     both = aspects_schema(["a", "b"], 1, 5, max_tokens=200)
-    assert both["properties"]["a"]["properties"]["rationale"]["maxLength"] == 152
+    assert both["properties"]["a"]["properties"]["rationale"]["maxLength"] == 76
 
 
 def test_judge_asks_for_json_where_the_backend_enforces_it():
@@ -96,9 +97,22 @@ def test_a_server_that_turns_the_schema_down_gets_the_free_text_prompt(tmp_path)
 
 
 def test_a_server_that_accepts_the_schema_answers_json(tmp_path, fake_model):
-    # the fake server answers a schema with its minimal instance: the enum's first value, 1
-    step = Judge("j", template="{{ verdict }}")
-    pipe = Pipeline([RecordsSource("src", rows=[{"verdict": "Score: 4"}]), step], models={"default": fake_model})
+    # the fake server answers a schema with its minimal instance: the enum's first value, 1 (a rubric preset:
+    # a user's own template states its reply format, so it is read as free text)
+    step = Judge("j")
+    pipe = Pipeline([RecordsSource("src", rows=[{"instruction": "What is 2+2?", "response": "Score: 4"}]), step],
+                    models={"default": fake_model})
     run_pipeline(pipe, tmp_path / "out", RunOptions(progress="quiet", log=lambda m: None))
     [row] = read_shards(tmp_path / "out" / "data")
     assert row["score"] == 1.0
+
+
+def test_a_users_own_template_is_read_as_free_text_unless_structured_is_set(tmp_path, fake_model):
+    # the fake server echoes the prompt: the template's "Score: 4" is what the free-text parser reads
+    step = Judge("j", template="{{ verdict }}")
+    assert step.constrained_schema() is None
+    assert Judge("k", template="{{ verdict }}", structured=True).json_schema is not None
+    pipe = Pipeline([RecordsSource("src", rows=[{"verdict": "Score: 4"}]), step], models={"default": fake_model})
+    run_pipeline(pipe, tmp_path / "out", RunOptions(progress="quiet", log=lambda m: None))
+    [row] = read_shards(tmp_path / "out" / "data")
+    assert row["score"] == 4.0

@@ -88,7 +88,7 @@ def test_codet_recipe(tmp_path):
 @pytest.mark.slow
 @needs_embedded
 def test_case2code_recipe(tmp_path):
-    run, data, rejected, errors = _run(tmp_path, "case2code", "max_tokens=48", "steps.inputs.n_inputs=3")
+    run, data, rejected, errors = _run(tmp_path, "case2code", "max_tokens=48", "inputs_max_tokens=48", "steps.inputs.n_inputs=3")
     c = _counts(run)
     assert c["inputs"]["in"] == 2 and c["execute"]["in"] == c["inputs"]["out"] and not errors
     for r in data:

@@ -32,6 +32,7 @@ from synthloom.methods.instructions.self_instruct_instances import (
 )
 from synthloom.pipeline.step import Rejected, RejectedRow
 from synthloom.testing.recipe_runs import needs_embedded, run_recipe, side_rows
+from synthloom.testing.scripted import ScriptedModel as ReplyModel
 from synthloom.testing.scripted import scripted_context
 
 # -- seeds ---------------------------------------------------------------------------------------------
@@ -328,6 +329,22 @@ def test_instance_filters():
     assert reason == "no_valid_instances: input_equals_output=1"
     _, _, reason = filter_instances([])
     assert reason == "no_valid_instances: the answer had no parseable instance"
+
+
+def test_instances_are_asked_as_json_where_the_backend_constrains_and_read_from_text_where_not():
+    model = ReplyModel(lambda req: json.dumps({"instances": [{"input": "2 + 2", "output": "4"},
+                                                             {"input": "3 + 3", "output": "3 + 3"}]}))
+    model.supports_json_schema = True
+    step = SelfInstructInstances("inst")
+    step.setup(scripted_context(model))
+    [out] = asyncio.run(step.process({"id": "t", "instruction": "Add the numbers.", "is_classification": False}))
+    assert model.requests[0].json_schema["properties"]["instances"]["maxItems"] == 5
+    assert out["instances"] == [{"input": "2 + 2", "output": "4"}] and out["instance_drops"]["input_equals_output"] == 1
+    model.supports_json_schema = False
+    model.reply = lambda req: "Example 1\nInput: 2 + 2\nOutput: 4\n"
+    [out] = asyncio.run(step.process({"id": "u", "instruction": "Add the numbers.", "is_classification": False}))
+    assert model.requests[1].json_schema is None and out["instances"] == [{"input": "2 + 2", "output": "4"}]
+    assert SelfInstructInstances("raw", raw=True).constrained_schema() is None  # the paper's base-model format
 
 
 def test_instances_step_picks_output_first_for_classification():

@@ -11,9 +11,11 @@ Two things make the constrained reply always hold the verdict:
 * the verdict is an ``enum`` of the allowed values (llama.cpp's grammar converter does not enforce
   ``minimum``/``maximum``, an enum it does), an ``integer``/``number`` only for wide scales;
 * the explanation comes first (the judge reasons, then scores, as the rubric prompts ask) but is
-  capped with ``maxLength`` so that the verdict still fits in ``max_tokens``: about two characters a
-  token (four is usual for English) after 24 tokens for the JSON around it, at most 400 characters.
-  With a ``max_tokens`` too small for any explanation the schema holds the verdict alone.
+  capped with ``maxLength`` so that the verdict still fits in ``max_tokens``: one character a token
+  after 24 tokens for the JSON around it, at most 400 characters. English prose takes about four
+  characters a token, but a small model under a grammar can fill the field with digits or spaces at
+  one character a token (seen with SmolLM2-135M: "1, 2, 3, 4, ..."), so the cap assumes the worst
+  ASCII case. With a ``max_tokens`` too small for any explanation the schema holds the verdict alone.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def reason_chars(max_tokens: int | None, parts: int = 1) -> int:
     (``None``: the longest, 0: no room for an explanation)."""
     if max_tokens is None:
         return MAX_REASON_CHARS
-    budget = (int(max_tokens) - JSON_OVERHEAD_TOKENS * max(1, parts)) * 2 // max(1, parts)
+    budget = (int(max_tokens) - JSON_OVERHEAD_TOKENS * max(1, parts)) // max(1, parts)
     return max(0, min(MAX_REASON_CHARS, budget)) if budget >= 16 else 0
 
 

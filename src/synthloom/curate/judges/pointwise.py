@@ -149,8 +149,11 @@ class Judge(LLMStep):
 
     def constrained_schema(self) -> dict[str, Any] | None:
         """``structured`` unset: the reply's schema wherever the backend can enforce it, except for a
-        logprob-read score (``expected_score``), which reads the digit of the rubric's own format."""
-        return self._schema() if self.structured is None and not self.expected else None
+        logprob-read score (``expected_score``), which reads the digit of the rubric's own format, and a
+        user's own ``template``, which states the reply's format itself."""
+        if self.structured is not None or self.expected or self.config.get("template") is not None:
+            return None
+        return self._schema()
 
     # ------------------------------------------------------------------------------ prompt, parse
     def prompt(self, record: dict[str, Any]) -> list[dict[str, str]] | str:

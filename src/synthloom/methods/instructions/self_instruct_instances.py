@@ -165,15 +165,29 @@ class SelfInstructInstances(LLMStep):
         text = self.render(source, {"instruction": str(record[self.column]).strip()})
         return text + "\n" if self.raw else text
 
+    def constrained_schema(self) -> dict[str, Any] | None:
+        """``{"instances": [{"input", "output"}]}`` (1 to 5) where the backend can enforce a schema, so a
+        small model under a grammar still gives instances; raw completions keep the paper's format."""
+        if self.raw:
+            return None
+        text = {"type": "string", "maxLength": 400}
+        item = {"type": "object", "properties": {"input": text, "output": {**text, "minLength": 1}},
+                "required": ["input", "output"], "additionalProperties": False}
+        return {"type": "object", "properties": {"instances": {"type": "array", "items": item, "minItems": 1,
+                                                               "maxItems": 5}},
+                "required": ["instances"], "additionalProperties": False}
+
     def parse(self, record: dict[str, Any], response: Response) -> dict[str, Any] | Rejected:
         choice = response.choices[0]
         text = choice.text
-        if record.get("is_classification"):
+        truncated = choice.finish_reason == "length"
+        if isinstance(response.parsed, dict):
+            parsed = [(str(i["input"]).strip(), str(i["output"]).strip()) for i in response.parsed["instances"]]
+        elif record.get("is_classification"):
             parsed = parse_classification_instances(text)
         else:
             parsed = parse_generation_instances(text)
-        kept, counts, reason = filter_instances(parsed, truncated=choice.finish_reason == "length",
-                                                max_words=self.max_instance_words)
+        kept, counts, reason = filter_instances(parsed, truncated=truncated, max_words=self.max_instance_words)
         if reason is not None:
             return Rejected(reason)
         if self.max_instances is not None:
