@@ -280,7 +280,10 @@ class RaySegmentRunner(SegmentRunner):
                 await collect(block=True)
             await asyncio.gather(*list(commits))
             for actor in actors:
-                extra = await _await_ref(actor.unload.remote(self.name))
+                try:
+                    extra = await _await_ref(actor.unload.remote(self.name))
+                except ray.exceptions.RayActorError:
+                    continue  # lost after its last partition came back: nothing of the segment is missing
                 self.usage.merge(extra["usage"])
         except BaseException:
             if hasattr(iterator, "aclose"):

@@ -106,7 +106,7 @@ class BatchEngine:
     """
 
     def __init__(self, model: Any, *, n_seq: int, n_ctx_seq: int, n_batch: int, n_threads: int,
-                 prefix_cache: bool = True):
+                 prefix_cache: bool = False):
         self.model = model
         self.vocab = llama_cpp.llama_model_get_vocab(model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
