@@ -97,7 +97,9 @@ def test_budget_stops_the_whole_cluster_and_a_rerun_resumes(tmp_path, fake_model
     assert rows(out) == rows(tmp_path / "local")
     # the rerun resumes: committed partitions are not recomputed, answers received but not committed replay
     total = again.usage["total"]
-    assert total["requests"] + total["cached"] == 200 - done and total["requests"] <= 150
+    # (the budget may stop the run on a partition boundary, so there may be no such answers)
+    assert total["requests"] + total["cached"] == 200 - done
+    assert total["cached"] == res.usage["total"]["requests"] - done
 
 
 def test_a_local_runs_cache_replays_on_ray_and_back(tmp_path, fake_model, ray_local):
