@@ -30,7 +30,7 @@ $(STAMP_DEMO): $(PY) pyproject.toml
 	touch $@
 
 $(STAMP_TEST): $(PY) pyproject.toml
-	$(PIP) install --quiet -e '.[local,server,hf,embed,verify,report,ray,dev]'
+	$(PIP) install --quiet -e '.[local,server,hf,embed,verify,report,ray,docs,tabular,dev]'
 	touch $@
 
 install: $(STAMP_DEMO)

@@ -65,10 +65,11 @@ def run_baseline(chats: list[list[dict[str, str]]], max_tokens: int, threads: in
 
 
 async def run_batched(
-    chats: list[list[dict[str, str]]], max_tokens: int, threads: int, n_seq: int, n_ctx: int, n_batch: int
+    chats: list[list[dict[str, str]]], max_tokens: int, threads: int, n_seq: int, n_ctx: int, n_batch: int,
+    prefix_cache: bool = True,
 ) -> float:
     """Completion tokens per second of LlamaCppBackend answering all chats concurrently."""
-    config = parse_model_spec("embedded", n_seq=n_seq, n_ctx=n_ctx, n_threads=threads)
+    config = parse_model_spec("embedded", n_seq=n_seq, n_ctx=n_ctx, n_threads=threads, prefix_cache=prefix_cache)
     backend = LlamaCppBackend(config, n_batch=n_batch)
     await backend.complete(Request.completion("Hello", max_tokens=1))  # load the model outside the timing
     start = time.perf_counter()
@@ -90,22 +91,32 @@ def main() -> None:
     parser.add_argument("--n-ctx", type=int, default=512, help="context per sequence (ours; baseline gets 2048)")
     parser.add_argument("--n-batch", type=int, default=512, help="tokens per forward pass (ours)")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--prefix-cache", choices=["on", "off", "both"], default="on",
+                        help="ours with the model setting prefix_cache on (the default), off, or both interleaved")
     args = parser.parse_args()
     logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
     chats = prompts(args.requests)
     baseline: list[float] = []
     ours: list[float] = []
+    ours_off: list[float] = []
     for _ in range(args.repeats):  # interleaved, so load from other processes hits both sides alike
         if not args.skip_baseline:
             baseline.append(run_baseline(chats, args.max_tokens, args.threads, 2048))
-        ours.append(
-            asyncio.run(run_batched(chats, args.max_tokens, args.threads, args.n_seq, args.n_ctx, args.n_batch))
-        )
+        for setting, into in (("on", ours), ("off", ours_off)):
+            if args.prefix_cache in (setting, "both"):
+                into.append(asyncio.run(run_batched(chats, args.max_tokens, args.threads, args.n_seq, args.n_ctx,
+                                                    args.n_batch, prefix_cache=setting == "on")))
+    if not ours:  # --prefix-cache off: report the off runs as ours
+        ours, ours_off = ours_off, []
     result: dict[str, object] = {
         "requests": args.requests, "max_tokens": args.max_tokens, "threads": args.threads,
         "n_seq": args.n_seq, "n_ctx": args.n_ctx, "n_batch": args.n_batch,
+        "prefix_cache": args.prefix_cache != "off",
         "ours_tok_s": round(statistics.median(ours), 1), "ours_runs": [round(x, 1) for x in ours],
     }
+    if ours_off:
+        result["ours_prefix_cache_off_tok_s"] = round(statistics.median(ours_off), 1)
+        result["ours_prefix_cache_off_runs"] = [round(x, 1) for x in ours_off]
     if baseline:
         result["baseline_tok_s"] = round(statistics.median(baseline), 1)
         result["baseline_runs"] = [round(x, 1) for x in baseline]

@@ -70,6 +70,13 @@ def required(type_name: str, files: dict[str, str]) -> dict[str, typing.Any]:
         "arena_data": {"target": "a"},
         "coannotate": {"labels": ["yes", "no"]},
         "agent_loop": {"environment": "text_to_sql"},
+        "documents": {"paths": [str(SRC / "recipes/builtin/wrap_documents")]},
+        "table_copula": {"real": "sklearn:iris"}, "table_cart": {"real": "sklearn:iris"},
+        "table_validate": {"real": "sklearn:iris"},
+        "mallm_gan": {"real": "sklearn:iris"},
+        "table_samplers": {"columns": [{"name": "c", "sampler": "category", "values": ["a", "b"]}]},
+        "table_llm_columns": {"columns": [{"name": "c", "sampler": "llm", "prompt": "Say {{ text }}"}]},
+        "autoif_queries": {"path": str(SRC / "recipes/builtin/ifeval_seed_prompts.jsonl")},
     }
     return dict(examples.get(type_name, {}))
 
@@ -223,10 +230,38 @@ MUTATIONS.update({
     ("glan_sample_sessions", "sessions_per_difficulty"): {"basic": [1, 2]},
     ("glan_taxonomy", "reviewed"): str(SRC / "recipes/builtin/glan_disciplines.jsonl"),
     ("humpback_self_curation", "examples"): [{"instruction": "Say hi.", "output": "Hi."}],
-    ("nemotron_if_constraints", "kinds"): ["case:lowercase"],
+    ("nemotron_if_constraints", "kinds"): ["change_case:english_lowercase"],
+})
+#: IFEval-style constraints and AutoIF: constraint ids, modes and query files that exist
+MUTATIONS.update({
+    ("ifeval_constraints", "kinds"): ["punctuation:no_comma"], ("ifeval_check", "mode"): "loose",
+    ("autoif_back_translate", "reject_relations"): ["contradiction", "neutral"],
+    ("autoif_queries", "path"): str(SRC / "recipes/builtin/preference_prompts.jsonl"),
+    ("autoif_queries", "column"): With("instruction", path=str(SRC / "recipes/builtin/autoif_seed_instructions.jsonl")),
 })
 #: SWE-smith in miniature: repositories that exist, bug methods
 MUTATIONS.update({("swe_repos", "repos"): ["minicalc"], ("swe_bugs", "methods"): ["mutation"]})
+#: documents in (sources, chunks) and WRAP's mix: tokenizers and formats that exist
+MUTATIONS.update({
+    ("chunk", "tokenizer"): "whitespace", ("wrap_mix", "tokenizer"): "whitespace", ("wrap_mix", "synthetic"): ["qa"],
+    ("documents", "formats"): ["pdf"], ("documents", "paths"): [str(SRC / "recipes/builtin/wrap_documents/tides.md")],
+})
+#: tabular baselines: marginal families that exist
+MUTATIONS.update({("table_copula", "distribution"): "kde"})
+#: MALLM-GAN: the other causal-discovery choice
+MUTATIONS.update({("mallm_gan", "causal"): "none"})
+#: tabular samplers: a spec file that exists, columns and constraints that parse
+MUTATIONS.update({
+    ("table_samplers", "spec"): With(str(SRC / "recipes/builtin/table_samplers_columns.yml"), columns=None),
+    ("table_samplers", "columns"): [{"name": "d", "sampler": "bernoulli", "p": 0.5}],
+    ("table_samplers", "constraints"): ["c == 'a'"],
+    ("table_llm_columns", "spec"): With(str(SRC / "recipes/builtin/table_samplers_columns.yml"), columns=None),
+    ("table_llm_columns", "columns"): [{"name": "d", "sampler": "llm", "prompt": "Hi"}],
+    ("table_llm_columns", "constraints"): ["1 == 1"],
+})
+#: Cosmopedia and phi textbooks: audiences, formats and test sources that exist
+MUTATIONS.update({("cosmopedia_prompts", "audiences"): ["researchers"], ("cosmopedia_prompts", "formats"): ["story"],
+                  ("phi_exercise", "tests_from"): "doctest"})
 #: CAMEL role-playing and simulated-user conversations: variants, pools and roles that exist, named choices
 MUTATIONS.update({
     ("camel", "variant"): "code", ("camel_roles", "variant"): "code",
@@ -235,6 +270,15 @@ MUTATIONS.update({
     ("camel_roles", "languages"): With(["Python"], variant="code"), ("camel_roles", "domains"): With(["Finance"], variant="code"),
     ("simulated_user", "styles"): ["concise"], ("simulated_user", "rubric"): "prometheus",
     ("simulated_user", "aggregate"): "mean",
+})
+#: TinyStories and augmentation (AugGPT, DISCO, Self-Translate-Train): labels, languages and measures that exist
+MUTATIONS.update({
+    ("disco_spans", "labels"): ["entailment", "contradiction"], ("disco_teacher", "labels"): ["entailment", "contradiction"],
+    ("self_translate", "target_language"): "fr", ("self_translate", "source_language"): "es",
+    ("self_translate", "measure"): "lexical", ("similarity_filter", "measure"): "lexical",
+    ("tinystories_seeds", "vocabulary"): str(SRC / "methods/corpus/tinystories_vocabulary.json"),
+    ("tinystories_seeds", "features"): ["Dialogue", "Twist"], ("tinystories_words", "on_missing"): "tag",
+    ("tinystories_instruct", "kinds"): ["summary", "words"],
 })
 
 def auto_value(param: inspect.Parameter) -> list[typing.Any]:

@@ -15,7 +15,7 @@ def test_docs_option_tables_are_up_to_date(capsys):
 
 
 def test_a_method_page_gets_a_table_for_each_of_its_step_types():
-    assert types_of_page(DOCS / "methods" / "wrap.md") == ["wrap"]
+    assert types_of_page(DOCS / "methods" / "wrap.md") == ["wrap", "wrap_mix"]
     assert set(types_of_page(DOCS / "methods" / "glan.md")) >= {"glan_subjects", "glan_homework"}
     text = page_text(DOCS / "methods" / "wrap.md")
     assert "### `wrap`" in text and "| `style` | str | `'medium'` |" in text

@@ -13,6 +13,7 @@ FANOUT = {
     "math-shepherd": ("labels", {"n_rollouts": 8, "k": 2}),
     "codet": ("codet", {"n_solutions": 8, "n_test_samples": 4}),
     "benchagents": ("items", {"n_items": 8}),
+    "auggpt": ("rephrase", {"k": 6}),
 }
 
 

@@ -407,9 +407,11 @@ def _view_web(run_dir: Path, compare: Path | None, host: str, port: int, open_br
 
 # command groups defined in their own modules register themselves on `app`
 from . import curate as _curate  # noqa: E402,F401  (dedup, decontaminate, judge, metrics, report)
+from . import evaluate_table as _evaluate_table  # noqa: E402,F401  (evaluate-table: fidelity, utility, privacy of a table)
 from . import export as _export  # noqa: E402,F401  (export: tool-use rows as OpenAI/ShareGPT/Hermes/BFCL files)
 from . import run_rows  # noqa: E402  (run --rows, and the end-of-run summary)
 from . import steps as _steps  # noqa: E402,F401  (steps: the step types and their options)
+from . import table_schema as _table_schema  # noqa: E402,F401  (table-schema: infer a table's schema as YAML)
 from . import tools as _tools  # noqa: E402,F401  (tools: the tool catalogue)
 from . import verify as _verify  # noqa: E402,F401  (verify math, verify code)
 

@@ -24,6 +24,9 @@ def write_card(rundir: RunDir, pipeline: Any, result: Any, configs: dict, recipe
         lines.append(f"- recipe: `{recipe_source}`")
     if (rundir.root / "report" / "index.html").is_file():  # made by `synthloom report` or a `report` step
         lines.append("- report: [report/index.html](report/index.html) (plots) and [report/metrics.json](report/metrics.json)")
+    if (rundir.root / "evaluation" / "report.html").is_file():  # made by an `evaluate_table` step
+        lines.append("- evaluation: [evaluation/report.html](evaluation/report.html) (fidelity, utility, privacy) "
+                     "and [evaluation/report.json](evaluation/report.json)")
     lines += ["", "## Load it", "", "```python", "import datasets",
               f'ds = datasets.load_dataset("parquet", data_files="{rundir.data}/*.parquet", split="train")',
               "```", "", "## Models", "", "| name | spec | backend | model |", "|---|---|---|---|"]
@@ -39,6 +42,8 @@ def write_card(rundir: RunDir, pipeline: Any, result: Any, configs: dict, recipe
             continue
         lines.append(f"| {name} | {kinds.get(name, '')} | {c.rows_in} | {c.ok} | {c.rows_out} | {c.rejected} | {c.errors} |")
     lines += [""] + _removed_section(result, pipeline)
+    for rounds in sorted((rundir.root / "mallm_gan").glob("*/rounds.md")):  # a `mallm_gan` step's rounds
+        lines += rounds.read_text(encoding="utf-8").splitlines() + [""]
     usage = result.usage
     lines += ["## Token usage", "", "| step | model | requests | cached | errors | prompt tokens | completion tokens | cost |",
               "|---|---|---|---|---|---|---|---|"]

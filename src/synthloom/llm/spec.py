@@ -64,7 +64,7 @@ class ModelConfig:
     n_seq: int = 16  # llamacpp: sequences decoded together in one batch
     n_batch: int = 512  # llamacpp: most tokens per forward pass (decode tokens plus prompt chunks)
     n_threads: int | None = None
-    prefix_cache: bool = False  # llamacpp (experimental, see docs/architecture.md): reuse KV cells of shared prompt prefixes
+    prefix_cache: bool = True  # llamacpp: reuse KV cells of shared prompt prefixes (outputs unchanged, docs/architecture.md)
     # batch mode (openai, anthropic): requests go through the provider's batch API at its batch price
     batch: bool = False
     batch_size: int | None = None  # most requests per batch (None: the provider's maximum)

@@ -24,6 +24,8 @@ STEP_TYPES: dict[str, str] = {
     "join": "synthloom.steps.join:KeyJoin",
     "concat": "synthloom.steps.concat:Concat",
     "loop": "synthloom.steps.loop:RecipeLoop",
+    "documents": "synthloom.steps.documents_in:DocumentsSource",
+    "chunk": "synthloom.steps.documents_in:ChunkDocuments",
     # --- curation: dedup, rouge gate ---
     "dedup_minhash": "synthloom.curate.minhash_dedup:MinHashDedup",
     "rouge_filter": "synthloom.curate.rouge_gate:RougeFilter",
@@ -45,6 +47,8 @@ STEP_TYPES: dict[str, str] = {
     "select_topk_per_cluster": "synthloom.curate.selection.clusters:TopKPerCluster",
     # --- curation: metrics, report ---
     "report": "synthloom.report.step:ReportStep",
+    # --- tabular: evaluation of a synthetic table (fidelity, utility, privacy) ---
+    "evaluate_table": "synthloom.tabular.evaluate.step:EvaluateTable",
     # --- verification: sandbox, code ---
     "verify_code": "synthloom.verify.code_step:VerifyCode",
     # --- verification: math, reasoning methods ---
@@ -119,6 +123,14 @@ STEP_TYPES: dict[str, str] = {
     "nemotron_check_constraints": "synthloom.methods.instructions.nemotron_constraints:NemotronCheckConstraints",
     "nemotron_assistant_turn": "synthloom.methods.instructions.nemotron:NemotronAssistantTurn",
     "nemotron_user_turn": "synthloom.methods.instructions.nemotron:NemotronUserTurn",
+    # --- verifiable instruction following: IFEval-style constraints, AutoIF ---
+    "ifeval_constraints": "synthloom.verify.instructions.steps:IfevalConstraints",
+    "ifeval_check": "synthloom.verify.instructions.steps:IfevalCheck",
+    "autoif_augment": "synthloom.methods.instructions.autoif:AutoIfAugment",
+    "autoif_verifiers": "synthloom.methods.instructions.autoif_verifiers:AutoIfVerifiers",
+    "autoif_back_translate": "synthloom.methods.instructions.autoif:AutoIfBackTranslate",
+    "autoif_queries": "synthloom.methods.instructions.autoif:AutoIfQueries",
+    "autoif_responses": "synthloom.methods.instructions.autoif_verifiers:AutoIfResponses",
     "orca_system_message": "synthloom.methods.instructions.orca:OrcaSystemMessage",
     "orca_teacher": "synthloom.methods.instructions.orca:OrcaTeacher",
     "prompt_erasure": "synthloom.methods.instructions.orca:PromptErasure",
@@ -133,6 +145,26 @@ STEP_TYPES: dict[str, str] = {
     "agent_instruct_answer": "synthloom.methods.instructions.agent_instruct_answer:AgentInstructAnswer",
     # --- methods: pretraining corpora ---
     "wrap": "synthloom.methods.corpus.wrap:WrapRephrase",
+    "wrap_mix": "synthloom.methods.corpus.wrap_mix:WrapMix",
+    # --- methods: pretraining corpora (TinyStories) and augmentation (AugGPT, DISCO, Self-Translate-Train) ---
+    "tinystories_seeds": "synthloom.methods.corpus.tinystories:TinyStoriesSeeds",
+    "tinystories_story": "synthloom.methods.corpus.tinystories:TinyStoriesStory",
+    "tinystories_words": "synthloom.methods.corpus.tinystories_words:TinyStoriesWords",
+    "tinystories_summary": "synthloom.methods.corpus.tinystories_instruct:TinyStoriesSummary",
+    "tinystories_instruct": "synthloom.methods.corpus.tinystories_instruct:TinyStoriesInstruct",
+    "auggpt": "synthloom.methods.augmentation.auggpt:AugGPT",
+    "similarity_filter": "synthloom.methods.augmentation.similarity:SimilarityFilter",
+    "disco_spans": "synthloom.methods.augmentation.disco:DiscoSpans",
+    "disco_generate": "synthloom.methods.augmentation.disco:DiscoGenerate",
+    "disco_teacher": "synthloom.methods.augmentation.disco:DiscoTeacher",
+    "self_translate": "synthloom.methods.augmentation.self_translate:SelfTranslate",
+    # --- methods: pretraining corpora (Cosmopedia, phi textbooks) ---
+    "cosmopedia_topics": "synthloom.methods.corpus.cosmopedia_topics:CosmopediaTopics",
+    "cosmopedia_prompts": "synthloom.methods.corpus.cosmopedia:CosmopediaPrompts",
+    "cosmopedia_generate": "synthloom.methods.corpus.cosmopedia:CosmopediaGenerate",
+    "phi_textbook": "synthloom.methods.corpus.phi_textbooks:PhiTextbook",
+    "phi_exercise": "synthloom.methods.corpus.phi_textbooks_exercises:PhiExercise",
+    "phi_solution": "synthloom.methods.corpus.phi_textbooks_exercises:PhiSolution",
     # --- methods: agentic (APIGen) ---
     "apigen_sample": "synthloom.methods.agentic.apigen:ApigenSample",
     "apigen_generate": "synthloom.methods.agentic.apigen:ApigenGenerate",
@@ -196,6 +228,13 @@ STEP_TYPES: dict[str, str] = {
     "arena_ratings": "synthloom.methods.preference.arena_data:ArenaRatings",
     "coannotate": "synthloom.methods.preference.coannotating:CoAnnotate",
     "coannotate_route": "synthloom.methods.preference.coannotating:CoAnnotateRoute",
+    # --- tabular: baselines, schema validation ---
+    "table_copula": "synthloom.tabular.baselines:TableCopula",
+    "table_cart": "synthloom.tabular.baselines:TableCart",
+    "table_validate": "synthloom.tabular.generator_step:TableValidate",
+    "mallm_gan": "synthloom.methods.tabular.mallm_gan:MallmGan",
+    "table_samplers": "synthloom.tabular.sampler_steps:TableSamplers",
+    "table_llm_columns": "synthloom.tabular.sampler_steps:TableLLMColumns",
 }
 
 

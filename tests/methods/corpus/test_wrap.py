@@ -1,13 +1,17 @@
-"""WRAP rephrasing: the paper's prompts per style, the rejections this step adds, and the recipe end
-to end on a scripted model and on the embedded model."""
+"""WRAP rephrasing: the paper's prompts per style, the rejections this step adds, and the recipe
+(documents → chunks → rephrasings → 1:1 mix) end to end on a scripted model and on the embedded model."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from synthloom.io.text_tokenizers import load_tokenizer
 from synthloom.methods.corpus.wrap import STYLES, WrapRephrase, strip_preamble
 from synthloom.pipeline.step import Rejected
 from synthloom.records import ID
+from synthloom.testing.documents import write_html, write_pdf
 from synthloom.testing.recipe_runs import completed_outputs, needs_embedded, run_recipe, side_rows
 from synthloom.testing.scripted import ScriptedModel, run_step, user_text
 
@@ -55,19 +59,43 @@ def test_an_unknown_style_is_refused_when_the_step_is_built():
     assert STYLES == ("easy", "medium", "hard", "qa")
 
 
-def test_recipe_on_a_scripted_model(tmp_path, scripted_model):
-    spec = scripted_model(lambda req: "Question: What does the passage say? Answer: " + user_text(req)[-200:])
+def passage(req) -> str:
+    return user_text(req).split("\n\n", 1)[1]
+
+
+def test_recipe_reads_chunks_rephrases_and_mixes_1_to_1_on_a_scripted_model(tmp_path, scripted_model):
+    spec = scripted_model(lambda req: "Question: What does the passage say? Answer: " + passage(req)[: 40 + len(passage(req)) // 2])
     out = tmp_path / "wrap"
-    run = run_recipe("wrap", out, "style=qa", extra_cli_args=("-n", "3", "--model", spec))
+    run = run_recipe("wrap", out, "style=qa", "chunk_tokens=60", extra_cli_args=("-n", "3", "--model", spec))
     data, rejected, errors = completed_outputs(run, out)
-    assert len(data) == 3 and not rejected and not errors
-    assert all(set(r) >= {"text", "rephrased"} and r["rephrased"].startswith("Question:") for r in data)
+    counts = run["counts"]
+    assert counts["documents"]["ok"] == 3 and counts["chunks"]["out"] > 3 and not errors
+    assert counts["rephrase"]["in"] == counts["chunks"]["out"] == counts["rephrase"]["ok"]
+    manifest = json.loads((out / "mix_manifest.json").read_text())
+    tokenizer = load_tokenizer("embedded")
+    for kind in ("real", "synthetic"):
+        assert sum(tokenizer.count(r["text"]) for r in data if r["kind"] == kind) == manifest["tokens"][kind]
+    assert manifest["ratio_error"] <= 0.01 and manifest["target_real_fraction"] == 0.5
+    assert {d["doc_id"] for d in manifest["documents"]} <= {"bread.txt", "composting.html", "tides.md"}
+    assert all(r["text"].startswith("Question:") for r in data if r["kind"] == "synthetic")
+    assert all("not needed for the mix" in r["_reason"] for r in rejected)
+    assert "Log in" not in " ".join(r["text"] for r in data)  # the HTML page's navigation never reaches the data
 
 
 @needs_embedded
-def test_recipe_end_to_end_on_the_embedded_model(tmp_path):
+def test_recipe_end_to_end_on_the_embedded_model_reads_an_html_page_and_a_pdf(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write_html(folder)
+    write_pdf(folder)
     out = tmp_path / "wrap"
-    run = run_recipe("wrap", out, "steps.rephrase.max_tokens=48", extra_cli_args=("-n", "2"))
-    assert run["status"] == "completed" and run["counts"]["rephrase"]["in"] == 2
-    for r in side_rows(out, "rejected"):  # 48 tokens rarely finish a rephrasing: the machinery says why
-        assert r["_rejected_by"] == "rephrase" and r["_reason"]
+    run = run_recipe("wrap", out, f"input={folder}", "chunk_tokens=64", "steps.rephrase.max_tokens=64",
+                     extra_cli_args=("-n", "2"))
+    counts = run["counts"]
+    assert run["status"] == "completed" and counts["documents"]["ok"] == 2 and counts["chunks"]["out"] >= 2
+    assert counts["rephrase"]["in"] == counts["chunks"]["out"]
+    for r in side_rows(out, "rejected"):  # a 135M model often misses: the machinery says why
+        assert r["_rejected_by"] in ("rephrase", "mix") and r["_reason"]
+    if counts["rephrase"]["ok"]:  # the mix runs on what the model rephrased
+        manifest = json.loads((out / "mix_manifest.json").read_text())
+        assert manifest["rows"]["chunks_in"] == counts["rephrase"]["ok"] and manifest["tokens"]["real"] > 0

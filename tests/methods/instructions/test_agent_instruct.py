@@ -247,7 +247,7 @@ def agent_script(req):
 def test_every_skill_makes_a_row_on_a_scripted_model(tmp_path, scripted_model):
     out = tmp_path / "agent"
     run = run_recipe("agent-instruct", out, "skills_per_document=17", "steps.seed_instructions.types_per_passage=1",
-                     "steps.refine.rounds=2", extra_cli_args=("-n", "1", "--model", scripted_model(agent_script)))
+                     "steps.refine.rounds=2", "max_fanout=null", extra_cli_args=("-n", "1", "--model", scripted_model(agent_script)))
     data, rejected, errors = completed_outputs(run, out)
     assert not rejected and not errors and run["counts"]["skills"]["out"] == 17
     assert sorted(r["skill"] for r in data) == sorted(ALL_SKILLS)
@@ -309,3 +309,17 @@ def test_recipe_end_to_end_on_the_embedded_model(tmp_path):
         assert r["_rejected_by"] in ("transform", "seed_instructions", "refine", "answer") and r["_reason"]
     for r in errors:
         assert r["_step"] in ("transform", "seed_instructions", "refine", "answer") and r["_error"]
+
+
+def test_max_fanout_bounds_the_instructions_made_from_one_document():
+    from synthloom.methods.instructions.agent_instruct import AgentInstructSeed, AgentInstructSkills
+
+    doc = {"id": "d1", "text": "A passage."}
+    for fanout, per_document, types, expected in ((3, 2, 2, 3), (1, 2, 2, 1), (None, 2, 2, 4), (8, 3, 2, 6), (2, 3, 2, 2)):
+        skills = AgentInstructSkills("skills", per_document=per_document, max_fanout=fanout).expand(doc)
+        assert len(skills) == min(per_document, fanout or per_document)
+        assert all(row["document_skills"] == [r["skill"] for r in skills] for row in skills)
+        seed = AgentInstructSeed("seed", skill=None, types_per_passage=types, max_fanout=fanout)
+        made = [seed.chosen_types({**row, "id": f"d1-{i}"}) for i, row in enumerate(skills)]
+        assert sum(len(m) for m in made) == expected, (fanout, per_document, made)
+        assert all(made)  # every skill of the document gets at least one instruction

@@ -29,35 +29,37 @@ def test_draws_are_reproducible_of_distinct_groups_and_never_conflict():
         drawn = draw_constraints("Write an essay about volcanic islands and their ecology.", key, list(CATALOGUE), 1, 3)
         assert drawn == draw_constraints("Write an essay about volcanic islands and their ecology.", key, list(CATALOGUE), 1, 3)
         ids = [c["id"] for c in drawn]
-        assert 1 <= len(ids) <= 3 and len({CATALOGUE[i].group for i in ids}) == len(ids)
+        assert 1 <= len(ids) <= 3 and len(set(ids)) == len(ids)
         assert not any(frozenset((a, b)) in CONFLICTS for a in ids for b in ids if a != b)
         assert all(c["text"] == CATALOGUE[c["id"]].text(c["kwargs"]) for c in drawn)
         seen.update(ids)
-        if "keywords:include" in ids:
-            words = next(c for c in drawn if c["id"] == "keywords:include")["kwargs"]["keywords"]
+        if "keywords:existence" in ids:
+            words = next(c for c in drawn if c["id"] == "keywords:existence")["kwargs"]["keywords"]
             assert set(words) <= {"essay", "volcanic", "islands", "ecology"}  # content words of the prompt
     assert seen == set(CATALOGUE)
 
 
 @pytest.mark.parametrize("cid, kwargs, good, bad", [
-    ("length:number_words", {"relation": "less than", "num": 5}, "Four words are here.", "one two three four five six"),
-    ("length:number_sentences", {"relation": "at least", "num": 2}, "One. Two!", "Only one sentence here."),
-    ("length:number_paragraphs", {"num": 2}, "first\n***\nsecond", "first\n\nsecond"),
-    ("format:number_bullets", {"num": 2}, "* a\n* b", "* a\n* b\n* c"),
-    ("format:title", {}, "<<My Title>>\nbody", "My Title\nbody"),
-    ("format:highlighted_sections", {"num": 2}, "*one* and *two*", "*one* only"),
-    ("format:json", {}, '```json\n{"a": 1}\n```', "a: 1"),
+    ("length_constraints:number_words", {"relation": "less than", "num_words": 5}, "Four words are here.",
+     "one two three four five six"),
+    ("length_constraints:number_sentences", {"relation": "at least", "num_sentences": 2}, "One. Two!", "Only one sentence here."),
+    ("length_constraints:number_paragraphs", {"num_paragraphs": 2}, "first\n***\nsecond", "first\n\nsecond"),
+    ("detectable_format:number_bullet_lists", {"num_bullets": 2}, "* a\n* b", "* a\n* b\n* c"),
+    ("detectable_format:title", {}, "<<My Title>>\nbody", "My Title\nbody"),
+    ("detectable_format:number_highlighted_sections", {"num_highlights": 2}, "*one* and *two*", "*one* only"),
+    ("detectable_format:json_format", {}, '```json\n{"a": 1}\n```', "a: 1"),
     ("startend:quotation", {}, '"all quoted"', 'not "quoted"'),
-    ("startend:end_phrase", {"phrase": "Is there anything else I can help with?"},
+    ("startend:end_checker", {"end_phrase": "Is there anything else I can help with?"},
      "Done. Is there anything else I can help with?", "Is there anything else I can help with? Bye."),
-    ("detectable_content:postscript", {"marker": "P.S."}, "Body.\nP.S. more", "Body. No postscript."),
-    ("case:lowercase", {}, "all lower here", "Not lower"),
-    ("case:uppercase", {}, "ALL CAPS", "Some lower"),
+    ("detectable_content:postscript", {"postscript_marker": "P.S."}, "Body.\nP.S. more", "Body. No postscript."),
+    ("change_case:english_lowercase", {}, "all lower here", "Not lower"),
+    ("change_case:english_capital", {}, "ALL CAPS", "Some lower"),
     ("punctuation:no_comma", {}, "No commas here.", "Yes, one."),
-    ("keywords:include", {"keywords": ["tide", "moon"]}, "The Moon pulls the tide.", "The moon pulls the sea."),
-    ("keywords:forbidden", {"keywords": ["moon"]}, "The sun shines.", "The Moon shines."),
+    ("keywords:existence", {"keywords": ["tide", "moon"]}, "The Moon pulls the tide.", "The moon pulls the sea."),
+    ("keywords:forbidden_words", {"forbidden_words": ["moon"]}, "The sun shines.", "The Moon shines."),
 ])
 def test_every_instruction_is_checkable(cid, kwargs, good, bad):
+    assert cid in CATALOGUE
     spec = [{"id": cid, "text": CATALOGUE[cid].text(kwargs), "kwargs": kwargs}]
     assert check_constraints(good, spec) == [True] and check_constraints(bad, spec) == [False]
 
@@ -84,7 +86,8 @@ def test_prompts_get_their_constraints_and_the_spec_is_kept():
 
 
 def test_the_check_step_reads_the_first_answer_and_can_require_it():
-    spec = [{"id": "case:lowercase", "text": "t", "kwargs": {}}, {"id": "punctuation:no_comma", "text": "t", "kwargs": {}}]
+    spec = [{"id": "change_case:english_lowercase", "text": "t", "kwargs": {}},
+            {"id": "punctuation:no_comma", "text": "t", "kwargs": {}}]
     row = {"id": "x", "constraints": spec, "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "yes, fine"},
                                                         {"role": "user", "content": "More"}, {"role": "assistant", "content": "OK"}]}
     out = NemotronCheckConstraints("check").map(dict(row))

@@ -32,6 +32,14 @@ from synthloom.llm.types import Choice, ModelError, PermanentError, TokenLogprob
 
 _U32 = 0xFFFFFFFF
 
+#: tokens per llama.cpp micro-batch. The CPU kernels compute a micro-batch of fewer than 64 tokens with
+#: the same rounding whatever its size and whichever sequences share it (measured: logits bit-identical
+#: for every way of cutting a 300-token prompt into batches, and for a request decoded alone or beside
+#: others), while from 64 tokens on they take another path. Below that bound a token's numbers depend
+#: only on the tokens before it: greedy outputs do not change with concurrency, prompt chunking, or
+#: prefix reuse (the KV cells of a shared prefix are exactly those a full prefill would compute).
+UBATCH = 32
+
 
 def tokenize(vocab: Any, text: str) -> list[int]:
     """Token ids of ``text`` in ``vocab`` (a ``llama_model_get_vocab`` handle): special-token text
@@ -115,7 +123,7 @@ class BatchEngine:
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx_seq * n_seq
         params.n_batch = n_batch
-        params.n_ubatch = n_batch
+        params.n_ubatch = min(n_batch, UBATCH)
         params.n_seq_max = n_seq
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
@@ -283,10 +291,13 @@ class BatchEngine:
             return
         while self._free_slots and self._active:
             top = max(self._active, key=lambda seq: seq.slot)
-            hole = self._free_slots[0]
-            if hole > top.slot:
+            # with prefix reuse on, a hole holding a prefix no other slot holds is kept for reuse
+            holes = [slot for slot in self._free_slots if slot < top.slot
+                     and (not self.prefix_cache or self.index.lost_if_cut(slot, 0) < self.index.block)]
+            if not holes:
                 return
-            self._free_slots.pop(0)
+            hole = holes[0]
+            self._free_slots.remove(hole)
             llama_cpp.llama_memory_seq_cp(self.memory, top.slot, hole, -1, -1)
             self.index.copy(top.slot, hole)
             self._slot_seq[hole], self._slot_seq[top.slot] = top, None

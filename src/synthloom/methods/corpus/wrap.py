@@ -12,7 +12,9 @@ system prompt (``wrap_system.jinja``):
 * ``hard``: "very terse and abstruse language that only an erudite scholar will understand";
 * ``qa``: "a conversational format with multiple tags of "Question:" followed by "Answer:"".
 
-Pre-training then mixes real and rephrased text 1:1 (outside this step). The paper applies no
+The ``wrap`` recipe reads documents (``type: documents``), cuts them into chunks of at most 300
+tokens (``type: chunk``, never inside a word), rephrases each chunk with this step and writes real and
+rephrased text mixed 1:1 by tokens with a manifest (``type: wrap_mix``, :mod:`.wrap_mix`). The paper applies no
 filter; this step departs from it where a reply cannot be training text: a preamble line ("Here is
 a paraphrase of the paragraph:") is cut, and an empty or refused reply, a reply cut off by
 ``max_tokens``, a reply much shorter than the passage (``min_length_ratio`` of its words) or a

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ...llm.tools import assistant_message, tool_message
+from ..fanout import bounded, check_max_fanout
 from ...llm.types import Response
 from ...pipeline.model_step import RowError, chat, is_refusal, reply_text
 from ...pipeline.step import ExpandStep, Rejected
@@ -109,13 +110,14 @@ class AgentInstructFlows(ExpandStep):
 class AgentInstructSkills(ExpandStep):
     """Assigns skills to each document: ``per_document`` of ``skills`` (default all 17), each with
     one of that skill's transformation flows, a deterministic choice per document; one output row
-    per skill. Writes ``skill`` and ``flow``. ``skills_file`` replaces the bundled taxonomy."""
+    per skill. Writes ``skill``, ``flow`` and ``document_skills`` (the document's skills, in order).
+    ``skills_file`` replaces the bundled taxonomy; ``max_fanout`` bounds ``per_document``."""
 
     type_name = "agent_instruct_skills"
 
     def __init__(self, name: str, *, skills: Sequence[str] = ALL_SKILLS, per_document: int = 1,
-                 skills_file: str | None = None) -> None:
-        super().__init__(name, writes=["skill", "flow"], citations=[CITATION])
+                 skills_file: str | None = None, max_fanout: int | None = None) -> None:
+        super().__init__(name, writes=["skill", "flow", "document_skills"], citations=[CITATION])
         self.taxonomy = load_skills(skills_file)
         unknown = [s for s in skills if s not in self.taxonomy]
         if unknown or not skills:
@@ -129,6 +131,7 @@ class AgentInstructSkills(ExpandStep):
         if not 1 <= per_document <= len(self.skills):
             raise ValueError(f"per_document must be between 1 and {len(self.skills)} (the number of skills)")
         self.per_document = int(per_document)
+        self.max_fanout = check_max_fanout(max_fanout)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "flows": {s: self.taxonomy[s].get("flows") for s in self.skills}}
@@ -136,11 +139,12 @@ class AgentInstructSkills(ExpandStep):
     def expand(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         order = list(self.skills)
         random.Random(stable_int(record.get("id", ""), self.name)).shuffle(order)
+        chosen = order[: bounded(self.per_document, self.max_fanout)]
         out = []
-        for skill in order[: self.per_document]:
+        for skill in chosen:
             flows = self.taxonomy[skill].get("flows") or ["identity"]
             flow = random.Random(stable_int(record.get("id", ""), self.name, skill)).choice(flows)
-            out.append({**record, "skill": skill, "flow": flow})
+            out.append({**record, "skill": skill, "flow": flow, "document_skills": list(chosen)})
         return out
 
 
@@ -262,7 +266,9 @@ class AgentInstructSeed(BundledPromptStep):
     skill's taxonomy (deterministic per record; fewer when the skill has fewer) and writes one
     instruction per type; one output row each with ``skill``, ``question_type``, ``question`` and
     ``instruction`` (passage + question when ``include_passage`` and the skill shows its passage;
-    the question alone for skills such as open-domain QA). ``skills_file`` replaces the bundled taxonomy."""
+    the question alone for skills such as open-domain QA). ``skills_file`` replaces the bundled taxonomy.
+    ``max_fanout`` (the recipes pass ``-n``) bounds the instructions per document: the document's skills
+    share it, at least one type each."""
 
     type_name = "agent_instruct_seed"
     template_file = "agent_instruct_seed.jinja"
@@ -272,7 +278,7 @@ class AgentInstructSeed(BundledPromptStep):
 
     def __init__(self, name: str, *, skill: str | None = "reading_comprehension", types_per_passage: int = 2,
                  passage_column: str = "passage", include_passage: bool = True, skills_file: str | None = None,
-                 **kwargs: Any) -> None:
+                 max_fanout: int | None = None, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
         self.reads.add(passage_column)
         self.skills = load_skills(skills_file)
@@ -285,6 +291,7 @@ class AgentInstructSeed(BundledPromptStep):
             self.reads.add("skill")
         self.skill = skill
         self.types_per_passage, self.passage_column, self.include_passage = int(types_per_passage), passage_column, include_passage
+        self.max_fanout = check_max_fanout(max_fanout)
 
     @property
     def taxonomy(self) -> dict[str, Any]:
@@ -304,10 +311,20 @@ class AgentInstructSeed(BundledPromptStep):
     def shows_passage(self, taxonomy: dict[str, Any]) -> bool:
         return bool(self.include_passage and taxonomy.get("include_passage", True))
 
+    def types_for(self, record: dict[str, Any]) -> int:
+        """Question types for this row: ``types_per_passage``, or with ``max_fanout`` this skill's share of
+        the document's ``max_fanout`` instructions (``document_skills``, written by ``agent_instruct_skills``)."""
+        if self.max_fanout is None:
+            return self.types_per_passage
+        skills = record.get("document_skills") or [record.get("skill")]
+        rank = skills.index(record.get("skill")) if record.get("skill") in skills else 0
+        share = self.max_fanout // len(skills) + (1 if rank < self.max_fanout % len(skills) else 0)
+        return max(1, min(self.types_per_passage, share))
+
     def chosen_types(self, record: dict[str, Any]) -> list[str]:
         types = list(self.skill_of(record)[1]["question_types"])
         rng = random.Random(stable_int(record.get("id", ""), self.name, "types"))
-        return sorted(rng.sample(types, min(self.types_per_passage, len(types))), key=types.index)
+        return sorted(rng.sample(types, min(self.types_for(record), len(types))), key=types.index)
 
     def variables(self, record: dict[str, Any]) -> dict[str, Any]:
         taxonomy = self.skill_of(record)[1]
