@@ -5,11 +5,13 @@ against the real rows it never saw (``synthloom.tabular.evaluate``).
 For every dataset, repeat and generator (round-robin, so a change in machine load hits all alike) it runs the
 built-in recipe in-process into a fresh run directory (no cached responses) with ``real=sklearn:DATASET``,
 ``rows``, ``seed=REPEAT`` and records the run's elapsed seconds (``run.json``: the generator and validation,
-not the evaluation), the process CPU seconds, the rows kept and rejected, and the evaluation of the kept rows
-against the run's ``tables/train.parquet`` and ``tables/holdout.parquet``: TSTR and TRTR (macro F1 of a random
-forest on the holdout), C2ST AUC, median DCR (synthetic → train) and its ratio to the holdout's, exact copies of
-training rows, membership-inference AUC. Times are medians over the repeats and ratios to the Gaussian copula's
-median on the same dataset; quality numbers are medians over the repeats.
+not the evaluation), the process CPU seconds (all threads, llama.cpp's included; unlike wall time they hardly
+move with the load other processes put on the machine), the 1-minute load average before the run, the rows
+kept and rejected, and the evaluation of the kept rows against the run's ``tables/train.parquet`` and
+``tables/holdout.parquet``: TSTR and TRTR (macro F1 of a random forest on the holdout), C2ST AUC, median DCR
+(synthetic → train) and its ratio to the holdout's, exact copies of training rows, membership-inference AUC.
+Times are medians over the repeats, CPU time also as a ratio to the Gaussian copula's on the same dataset;
+quality numbers are medians over the repeats.
 
     .venv/bin/python benchmarks/bench_tabular.py                              # iris and wine, 3 repeats
     .venv/bin/python benchmarks/bench_tabular.py --datasets iris --repeats 1 --generators copula,cart
@@ -84,19 +86,20 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for entry in out.values():
         rs = entry.pop("runs")
         entry["repeats"] = len(rs)
-        for field in ("elapsed_s", "cpu_s", "kept", "rejected", *METRICS):
+        for field in ("elapsed_s", "cpu_s", "kept", "rejected", "load_before", *METRICS):
             values = [r[field] for r in rs if r.get(field) is not None]
             entry[field] = statistics.median(values) if values else None
     for entry in out.values():
         ref = out.get(f"{entry['dataset']}/{REFERENCE}")
         entry["time_vs_copula"] = (entry["elapsed_s"] / ref["elapsed_s"]) if ref and ref["elapsed_s"] else None
+        entry["cpu_vs_copula"] = (entry["cpu_s"] / ref["cpu_s"]) if ref and ref["cpu_s"] else None
     return out
 
 
 def markdown(doc: dict[str, Any]) -> str:
     """The side-by-side table of a results document."""
     lines = ["| dataset | generator | rows kept / rejected | TSTR F1 (TRTR) | C2ST AUC | DCR median (ratio to holdout) | "
-             "exact copies | membership AUC | time s (× copula) |", "|---|---|---|---|---|---|---|---|---|"]
+             "exact copies | membership AUC | run s | CPU s (× copula) | load |", "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def f(v: Any, digits: int = 3) -> str:
         return "—" if v is None else f"{v:.{digits}f}"
@@ -105,7 +108,8 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append(f"| {e['dataset']} | {e['generator']} | {f(e['kept'], 0)} / {f(e['rejected'], 0)} | {f(e['tstr'])} ({f(e['trtr'])}) | "
                      f"{f(e['c2st_auc'])} | {f(e['dcr_synthetic_median'])} ({f(e['dcr_ratio'], 2)}) | "
                      f"{f(100 * e['exact_copies_share'] if e['exact_copies_share'] is not None else None, 1)}% | "
-                     f"{f(e['membership_auc'])} | {f(e['elapsed_s'], 1)} ({f(e['time_vs_copula'], 1)}×) |")
+                     f"{f(e['membership_auc'])} | {f(e['elapsed_s'], 1)} | {f(e['cpu_s'], 1)} ({f(e['cpu_vs_copula'], 1)}×) | "
+                     f"{f(e['load_before'], 1)} |")
     return "\n".join(lines)
 
 
@@ -120,10 +124,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rows-per-round", type=int, default=10)
     parser.add_argument("--few-shot", type=int, default=5)
     parser.add_argument("--model", default=None, help="model spec for MALLM-GAN (default: the embedded model)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="results file (JSON)")
+    parser.add_argument("--merge", nargs="*", type=Path, default=[], help="with --markdown: also list the runs of these results files")
     parser.add_argument("--markdown", action="store_true", help="print the table of the results file and exit")
     args = parser.parse_args(argv)
     if args.markdown:
-        print(markdown(json.loads(RESULTS.read_text())))
+        runs = [r for path in [args.output, *args.merge] for r in json.loads(path.read_text())["runs"]]
+        print(markdown({"medians": medians(runs)}))
         return 0
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-tabular-") as tmp:
@@ -136,8 +143,8 @@ def main(argv: list[str]) -> int:
                     print(json.dumps({k: v for k, v in run.items() if k != "rounds"}), flush=True)
     doc = {"command": "benchmarks/bench_tabular.py " + " ".join(argv), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "cpus": os.cpu_count(), "settings": vars(args), "runs": runs, "medians": medians(runs)}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(doc, indent=1))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(doc, indent=1, default=str))
     print(markdown(doc))
     return 0
 

@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from synthloom.methods.corpus.tinystories_instruct import KINDS, TinyStoriesInstruct, TinyStoriesSummary, story_sentences
+from synthloom.pipeline.step import Rejected
 from synthloom.records import ID
 from synthloom.testing.scripted import ScriptedModel, run_step, user_text
 
@@ -18,6 +19,12 @@ def test_summary_and_instruction_kinds_in_random_subsets_and_orders():
     model = ScriptedModel(lambda req: "Summary: Lily and Tom play with a ball and find it again.")
     ((row,),) = run_step(TinyStoriesSummary("summary"), model, [{ID: "r", "story": story}])
     assert row["summary"] == "Lily and Tom play with a ball and find it again." and story in user_text(model.requests[0])
+    cut = ScriptedModel(lambda req, j: ("Lily plays with a ball. Then she loses it and", None, "length"))
+    ((row_cut,),) = run_step(TinyStoriesSummary("summary"), cut, [{ID: "r", "story": story}])
+    assert row_cut["summary"] == "Lily plays with a ball."
+    (none,) = run_step(TinyStoriesSummary("summary"), ScriptedModel(lambda req, j: ("Lily plays with", None, "length")),
+                       [{ID: "r", "story": story}])
+    assert isinstance(none, Rejected) and "before its first sentence ended" in none.reason
     base = {"story": story, "verb": "play", "noun": "ball", "adjective": "shiny", "features": ["Dialogue", "Twist"],
             "summary": row["summary"]}
     rows = [{**base, ID: f"r{i}"} for i in range(80)]

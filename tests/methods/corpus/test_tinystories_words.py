@@ -22,7 +22,7 @@ def test_inflected_forms_count_as_using_the_word(word, used):
 def test_the_word_check_rejects_or_tags_stories_that_miss_a_word():
     row = {ID: "r", "verb": "swim", "noun": "dog", "adjective": "shiny",
            "story": "The dog's fur was shiny. He swam in the lake and was happy."}
-    assert run_step(TinyStoriesWords("w"), None, [row]) == [[row]]
+    assert run_step(TinyStoriesWords("w"), None, [row]) == [[{**row, "missing_words": []}]]
     missed = {**row, "story": "The cat swam in the lake. It was a sunny day."}
     (out,) = run_step(TinyStoriesWords("w"), None, [missed])
     assert isinstance(out, Rejected) and out.reason == "the story does not use noun 'dog', adjective 'shiny'"

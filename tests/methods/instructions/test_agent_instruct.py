@@ -323,3 +323,16 @@ def test_max_fanout_bounds_the_instructions_made_from_one_document():
         made = [seed.chosen_types({**row, "id": f"d1-{i}"}) for i, row in enumerate(skills)]
         assert sum(len(m) for m in made) == expected, (fanout, per_document, made)
         assert all(made)  # every skill of the document gets at least one instruction
+
+
+def test_a_reply_with_more_items_than_asked_types_makes_one_row_per_type():
+    from synthloom.llm.types import Choice, Response
+    from synthloom.methods.instructions.agent_instruct import AgentInstructSeed
+
+    seed = AgentInstructSeed("seed", skill="reading_comprehension", types_per_passage=2)
+    record = {"id": "r1", "passage": "Bees make honey."}
+    types = seed.chosen_types(record)
+    reply = "\n".join([f"1. [{types[0]}] First?", f"2. [{types[0]}] Again the first type?", f"3. [{types[1]}] Second?",
+                       "4. A fourth question?", "5. A fifth question?"])
+    rows = seed.parse(record, Response([Choice(reply, "stop")]))
+    assert [(r["question_type"], r["question"]) for r in rows] == [(types[0], "First?"), (types[1], "Second?")]

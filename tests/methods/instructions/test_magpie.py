@@ -358,3 +358,23 @@ def test_magpie_recipe_end_to_end(tmp_path):
         if r["_rejected_by"] == "instruction":
             assert r["_reason"].startswith(r["rejected_filter"] + ":") and r["pre_query_template"] == "chatml"
     assert len(data) + len(rejected) + run["rows"]["errors"] == 4
+
+
+SMOL_LIKE_JINJA = ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+                   "{{ '<|im_start|>system\nYou are a helpful AI assistant named Smol.<|im_end|>\n' }}{% endif %}"
+                   "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
+                   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+
+def test_a_chatml_models_default_system_turn_is_part_of_its_pre_query(tmp_path):
+    # Magpie's Qwen configs: the pre-query template is what the model's template writes before the first user
+    # message, its default system prompt included (SmolLM2's GGUF template adds one too)
+    from synthloom.methods.instructions.magpie_templates import gguf_magpie_template
+
+    p = _gguf(tmp_path / "m.gguf", {"tokenizer.ggml.tokens": (9, ["<s>", "</s>"]), "tokenizer.chat_template": (8, SMOL_LIKE_JINJA)})
+    t = gguf_magpie_template(str(p))
+    assert t.name == "chatml" and t.default_system == "You are a helpful AI assistant named Smol."
+    assert t.pre_query() == "<|im_start|>system\nYou are a helpful AI assistant named Smol.<|im_end|>\n<|im_start|>user\n"
+    assert t.pre_query("Be a math tutor.") == "<|im_start|>system\nBe a math tutor.<|im_end|>\n<|im_start|>user\n"
+    plain = _gguf(tmp_path / "plain.gguf", {"tokenizer.ggml.tokens": (9, ["<s>"]), "tokenizer.chat_template": (8, CHATML_JINJA)})
+    assert gguf_magpie_template(str(plain)).pre_query() == "<|im_start|>user\n"  # no default: the bare header

@@ -39,8 +39,8 @@ def story_sentences(story: str, min_words: int = 4) -> list[str]:
 
 class TinyStoriesSummary(ModelStep):
     """Writes a one- or two-sentence summary of the story in ``column`` into ``output`` (the summary
-    instruction of TinyStories-Instruct). A summary cut off by ``max_tokens`` or refused is
-    rejected; a map step."""
+    instruction of TinyStories-Instruct). A summary cut off by ``max_tokens`` keeps its complete
+    sentences (rejected when it has none); a refused one is rejected; a map step."""
 
     type_name = "tinystories_summary"
     default_sampling = {"temperature": 0.3, "max_tokens": 96}
@@ -56,12 +56,15 @@ class TinyStoriesSummary(ModelStep):
         if not isinstance(story, str) or not story.strip():
             return Rejected(f"column {self.column!r} has no story to summarize")
         response, lineage = await self.call(record, chat(self.render(self.prompt, {"story": story.strip()})))
-        if response.choices and response.choices[0].finish_reason == "length":
-            return Rejected("the summary hit max_tokens (finish_reason=length)")
         summary = reply_text(response, "summary")
         if isinstance(summary, Rejected):
             return summary
         summary = re.sub(r"\A\s*summary\s*:\s*", "", summary, flags=re.IGNORECASE).strip()
+        if response.choices and response.choices[0].finish_reason == "length":
+            complete = story_sentences(summary, min_words=3)
+            if not complete:
+                return Rejected("the summary hit max_tokens (finish_reason=length) before its first sentence ended")
+            summary = " ".join(complete)
         return adopt_rows(record, {**record, self.output: " ".join(summary.split())}, self.name, [lineage])
 
 

@@ -114,9 +114,9 @@ def missing_words(text: str, words: Iterable[tuple[str, str]]) -> list[str]:
 
 class TinyStoriesWords(StreamStep):
     """Checks that the story in ``column`` uses the words of ``word_columns`` (TinyStories asks for one
-    verb, one noun and one adjective), inflections accepted (:func:`word_forms`). ``on_missing``:
-    ``reject`` (default) rejects a story that misses a word, naming it; ``tag`` keeps every story and
-    lists the missed words in column ``output`` (``[]`` when all are used)."""
+    verb, one noun and one adjective), inflections accepted (:func:`word_forms`), and lists the missed
+    words in column ``output`` (``[]`` when all are used). ``on_missing``: ``reject`` (default) rejects
+    a story that misses a word, naming it; ``tag`` keeps every story."""
 
     type_name = "tinystories_words"
     kind = "filter"
@@ -128,7 +128,7 @@ class TinyStoriesWords(StreamStep):
             raise ValueError(f"on_missing must be 'reject' or 'tag', not {on_missing!r}")
         if not word_columns:
             raise ValueError("word_columns must name at least one column of required words")
-        super().__init__(name, inputs=inputs, reads=[column, *word_columns], writes=[output] if on_missing == "tag" else [])
+        super().__init__(name, inputs=inputs, reads=[column, *word_columns], writes=[output])
         self.column, self.word_columns, self.on_missing, self.output = column, word_columns, on_missing, output
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
@@ -137,11 +137,9 @@ class TinyStoriesWords(StreamStep):
             return Rejected(f"column {self.column!r} has no story to check")
         required = [(c, w) for c in self.word_columns for w in _as_words(record.get(c))]
         missed = missing_words(story, required)
-        if self.on_missing == "tag":
-            return [{**record, self.output: missed}]
-        if missed:
+        if missed and self.on_missing == "reject":
             return Rejected(f"the story does not use {', '.join(missed)}", score=1 - len(missed) / len(required))
-        return [record]
+        return [{**record, self.output: missed}]
 
 
 def _as_words(value: Any) -> list[str]:

@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from ...llm.tools import assistant_message, tool_message
-from ..fanout import bounded, check_max_fanout
 from ...llm.types import Response
 from ...pipeline.model_step import RowError, chat, is_refusal, reply_text
 from ...pipeline.step import ExpandStep, Rejected
 from ...records import adopt_rows
+from ..fanout import bounded, check_max_fanout
 from .agent_instruct_search import SEARCH_TOOL, SEARCH_TOOL_NAME, documents_passage, load_corpus, observation
 from .samplers import stable_int
 from .taxonomy_parsing import clean_item, parse_list, strip_label
@@ -336,6 +336,8 @@ class AgentInstructSeed(BundledPromptStep):
         skill, taxonomy = self.skill_of(record)
         types = self.chosen_types(record)
         pairs = parse_typed_instructions(response.text, types, truncated=response.choices[0].finish_reason == "length")
+        # one instruction per asked type: a reply listing more items does not multiply the rows
+        pairs = [p for i, p in enumerate(pairs) if p[0] not in {q[0] for q in pairs[:i]}][: len(types)]
         if not pairs:
             raise RowError("no instructions could be parsed from the reply", raw_text=response.text)
         passage = str(record.get(self.passage_column, ""))

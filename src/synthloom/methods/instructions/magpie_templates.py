@@ -47,6 +47,8 @@ class MagpieTemplate:
     assistant_start: str
     assistant_end: str
     stop: tuple[str, ...]
+    #: the system prompt the model's own chat template adds when a conversation has none (SmolLM2, Qwen)
+    default_system: str | None = None
 
     def pre_query(self, system: str | None = None) -> str:
         """The raw prompt that makes the model write a user query."""
@@ -56,6 +58,7 @@ class MagpieTemplate:
         """``turns`` (user, assistant) so far, then the next user header: the multi-turn pre-query."""
         out = [self.bos]
         lead = ""
+        system = system or self.default_system
         if system:
             if self.system is not None:
                 out.append(self.system.format(system=system))
@@ -195,13 +198,39 @@ def gguf_magpie_template(path: str) -> MagpieTemplate:
     if not source:
         raise ValueError(f"{path} has no chat template (GGUF key tokenizer.chat_template); set the Magpie step's "
                          f"`template:` to one of {', '.join(sorted(TEMPLATES))}")
-    name = detect_template(source)
-    if name is not None:
-        return TEMPLATES[name]
     tokens = meta.get("tokenizer.ggml.tokens") or []
 
     def text(key: str) -> str:
         i = meta.get(key)
         return tokens[i] if isinstance(i, int) and 0 <= i < len(tokens) else ""
 
-    return template_from_chat_template(source, text("tokenizer.ggml.bos_token_id"), text("tokenizer.ggml.eos_token_id"))
+    bos, eos = text("tokenizer.ggml.bos_token_id"), text("tokenizer.ggml.eos_token_id")
+    name = detect_template(source)
+    if name is not None:
+        template = TEMPLATES[name]
+        if name in ("chatml", "qwen2"):  # as Magpie's Qwen configs: the template's default system turn is kept
+            default = default_system_prompt(source, template, bos, eos)
+            if default:
+                template = replace(template, default_system=default)
+        return template
+    return template_from_chat_template(source, bos, eos)
+
+
+def default_system_prompt(source: str, template: MagpieTemplate, bos: str = "", eos: str = "") -> str | None:
+    """The system prompt a Jinja chat template adds to a conversation that has none (SmolLM2's "You are a
+    helpful AI assistant named SmolLM, ..."), or ``None``: read back from a render of one user message."""
+    from synthloom.llm.backends.gguf_chat import GgufChatTemplate
+
+    if template.system is None or "{system}" not in template.system:
+        return None
+    try:
+        rendered = GgufChatTemplate(source, bos_token=bos, eos_token=eos).render([{"role": "user", "content": _SENTINEL}])
+    except Exception:  # noqa: BLE001 - a template that cannot render: the table's pre-query stands
+        return None
+    head, tail = template.system.split("{system}", 1)
+    before = rendered.partition(_SENTINEL)[0]
+    start = before.find(head)
+    if start < 0:
+        return None
+    end = before.find(tail, start + len(head))
+    return before[start + len(head):end] if end > start else None
