@@ -94,7 +94,7 @@ def test_run_recipe_checks_the_exit_code_and_reads_side_rows(tmp_path, monkeypat
     spec = install_scripted_backend(monkeypatch, lambda req: "Once upon a time.", fake_server.url)
     out = tmp_path / "stories"
     run = run_recipe("tinystories", out, "concurrency=2", extra_cli_args=("-n", "3", "--model", spec))
-    assert run["status"] == "completed" and run["counts"]["combos"]["out"] == 3
+    assert run["status"] == "completed" and run["counts"]["seeds"]["out"] == 3
     assert len(side_rows(out, "rejected")) == 3 and side_rows(out, "no-such-kind") == []  # the words are missing
     with pytest.raises(AssertionError, match="no-such-recipe"):
         run_recipe("no-such-recipe", tmp_path / "x")

@@ -56,6 +56,21 @@ def reply(req):
 
 
 spec = install_scripted_backend(pytest.MonkeyPatch(), reply, URL)
+
+# each answer takes 50 ms, as a server's would: the short trajectories' partitions commit while the long ones are
+# still running (an instant model can finish every trajectory before the first commit reaches the journal)
+import asyncio
+from synthloom.testing import scripted
+
+_complete = scripted.ScriptedBackend.complete
+
+
+async def _answer_after_a_while(self, req):
+    await asyncio.sleep(0.05)
+    return await _complete(self, req)
+
+
+scripted.ScriptedBackend.complete = _answer_after_a_while
 from synthloom.cli.main import app
 
 app(["run", RECIPE, "-o", str(OUT), "--quiet", "--partition-size", "2", "--model", spec], standalone_mode=True)
