@@ -21,7 +21,9 @@ GOLDEN = Path(__file__).parent / "golden" / "builtin_rows.json"
 #: recipe -> extra CLI arguments keeping the run to a few records
 ARGS = ("-n", "3", "--partition-size", "2")
 #: columns whose values depend on the machine or the clock, not on the recipe
-VOLATILE = {"elapsed_s", "duration_s", "wall_s", "latency_s", "seconds", "action_seconds"}
+VOLATILE = {"elapsed_s", "duration_s", "wall_s", "latency_s", "seconds", "action_seconds", "modified"}
+#: where this checkout is: a bundled file's absolute path in a row (a document's ``path``) is digested without it
+ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def schema_instance(schema: dict, key: str) -> object:
@@ -70,6 +72,8 @@ def _digest(rows: list[dict]) -> list[str]:
             return {k: clean(x) for k, x in v.items() if k not in VOLATILE}
         if isinstance(v, list):
             return [clean(x) for x in v]
+        if isinstance(v, str) and ROOT in v:
+            return v.replace(ROOT, "<checkout>")
         return v
 
     return sorted(xxhash.xxh64_hexdigest(orjson.dumps(clean(r), option=orjson.OPT_SORT_KEYS)) for r in rows)
