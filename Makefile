@@ -10,14 +10,15 @@ STAMP_TEST := $(VENV)/.installed-test-$(shell cksum pyproject.toml | cut -d' ' -
 .PHONY: demo test install bench clean system-deps
 
 # Debian packages the tests need: bubblewrap (the code sandbox) and chromium (HTML report checks, and the web
-# viewer's browser tests, which drive it through Playwright: no browser is downloaded).
+# viewer's browser tests, which drive it through Playwright: no browser is downloaded), and coq (coqc, the proof
+# checker of the formal-proofs recipe, run inside the sandbox).
 system-deps:
-	@if ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null; then \
+	@if ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null || ! command -v coqc >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
-	  echo "installing Debian packages: bubblewrap chromium"; \
-	  $$SUDO apt-get install -y -q bubblewrap chromium >/dev/null 2>&1 || \
-	  { $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q bubblewrap chromium >/dev/null; } || \
-	  echo "WARNING: could not install bubblewrap/chromium; sandbox and report tests will fail"; \
+	  echo "installing Debian packages: bubblewrap chromium coq"; \
+	  $$SUDO apt-get install -y -q bubblewrap chromium coq >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q bubblewrap chromium coq >/dev/null; } || \
+	  echo "WARNING: could not install bubblewrap/chromium/coq; sandbox, report and proof tests will fail"; \
 	fi
 
 $(PY):

@@ -77,6 +77,7 @@ def required(type_name: str, files: dict[str, str]) -> dict[str, typing.Any]:
         "table_samplers": {"columns": [{"name": "c", "sampler": "category", "values": ["a", "b"]}]},
         "table_llm_columns": {"columns": [{"name": "c", "sampler": "llm", "prompt": "Say {{ text }}"}]},
         "autoif_queries": {"path": str(SRC / "recipes/builtin/ifeval_seed_prompts.jsonl")},
+        "fellowship_evaluate": {"evaluators": ["default", "second"]},
     }
     return dict(examples.get(type_name, {}))
 
@@ -131,6 +132,7 @@ MUTATIONS.update({(t, "sampling"): "seeds" for t in (
 MUTATIONS.update({("code_repair", "visible_tests"): 2, ("backward_synthesis", "augmentations"): ["numbers"],
                   ("orca_math_ama", "min_correct"): With(2, k=2)})
 MUTATIONS.update({("rejection_sampling", "emit"): "pairs", ("metamath", "mask"): "first"})
+MUTATIONS.update({("mammoth", "sampling"): "seeds", ("coq_autoformalize", "trivial_tactics"): ["trivial"]})
 #: the taxonomy/document instruction methods: named choices, [min, max] ranges, demonstrations, files
 SRC = Path(__file__).parents[2] / "src" / "synthloom"
 MUTATIONS.update({
@@ -142,6 +144,8 @@ MUTATIONS.update({
     ("agent_instruct_seed", "skill"): "text_modification",
     ("lab_taxonomy", "path"): str(SRC / "recipes/builtin/lab_taxonomy.jsonl"),
     ("lab_knowledge", "path"): str(SRC / "recipes/builtin/lab_knowledge.jsonl"), ("lab_faithfulness", "min_score"): "NO",
+    ("lab_faithfulness", "calibrate"): True, ("lab_relevancy", "calibrate"): True, ("lab_question_quality", "calibrate"): True,
+    ("lab_question_judge", "calibrate"): True, ("lab_answer_judge", "calibrate"): True,
     ("agent_instruct_seed", "skills_file"): str(SRC / "methods/instructions/agent_instruct_skills.json"),
 })
 #: Self-Instruct, Evol-Instruct, Magpie, Persona Hub, attribute samplers: named choices and files that exist
@@ -149,7 +153,7 @@ MUTATIONS.update({
     ("evol_instruct", "variant"): "code", ("evol_instruct", "operators"): ["deepen"],
     ("magpie_filter", "min_quality"): "excellent", ("magpie_filter", "difficulties"): ["hard"],
     ("magpie_filter", "categories"): ["Math"], ("magpie_instruction", "template"): "llama3",
-    ("magpie_turns", "template"): "llama3", ("magpie_tag", "task"): "difficulty",
+    ("magpie_turns", "template"): "llama3", ("magpie_tag", "task"): "difficulty", ("magpie_tag", "calibrate"): "auto",
     ("persona_synthesize", "template"): "npc", ("text_to_persona", "relations"): ["like"],
     ("personas", "field"): "who", ("personas", "path"): str(SRC / "methods/instructions/persona_pool.jsonl"),
     ("self_instruct", "seeds"): str(SRC / "methods/instructions/self_instruct_seeds.jsonl"),
@@ -185,6 +189,14 @@ MUTATIONS.update({
     ("arena_battles", "systems"): {"a": "Be brief."}, ("arena_battles", "model_sampling"): {"a": {"temperature": 0.5}},
     ("arena_data", "emit"): "pairs", ("arena_ratings", "ties"): "drop",
     ("arena_ratings", "anchor_rating"): With(1100.0, anchor="a"), ("coannotate", "labels"): ["yes", "no", "maybe"],
+})
+#: preference methods: Fellowship of the LLMs, preference trees (UltraInteract)
+MUTATIONS.update({
+    ("fellowship_generate", "sampling_settings"): [{"temperature": 0.5}],
+    ("fellowship_generate", "principle_weights"): With({"a": 1.0}, system_prompts={"a": ["Be kind."]}),
+    ("fellowship_evaluate", "config"): "judge", ("fellowship_evaluate", "configs"): ["jury"],
+    ("fellowship_evaluate", "aggregate"): "median", ("fellowship_evaluate", "evaluators"): ["default", "third"],
+    ("preference_tree", "sampling"): "seeds",
 })
 #: APIGen: forms, categories and files that exist
 MUTATIONS.update({
@@ -279,6 +291,31 @@ MUTATIONS.update({
     ("tinystories_seeds", "vocabulary"): str(SRC / "methods/corpus/tinystories_vocabulary.json"),
     ("tinystories_seeds", "features"): ["Dialogue", "Twist"], ("tinystories_words", "on_missing"): "tag",
     ("tinystories_instruct", "kinds"): ["summary", "words"],
+})
+#: CORE (a corpus and demonstrations that exist), ToolCoder (an API index that exists, a search mode), Self-Judge
+MUTATIONS.update({("core_retrieve", "corpus"): str(SRC / "recipes/builtin/auggpt_texts.jsonl"), ("core_edit", "demonstrations"): [],
+                  ("toolcoder", "api_docs"): str(SRC / "methods/code/toolcoder_api_docs.jsonl"), ("toolcoder", "search"): "auto",
+                  ("self_judge", "similarity_measure"): "lexical", ("self_judge", "abstained"): "reject"})
+#: knowledge-infused QA (a fact table that exists) and SteerLM rows (named placements, a valid scale)
+MUTATIONS.update({("fact_check", "facts"): str(SRC / "recipes/builtin/knowledge_facts.jsonl"),
+                  ("steerlm_rows", "placement"): "prompt", ("steerlm_rows", "scale"): [1, 5]})
+#: Benchmark Self-Evolving (operations and sub-abilities that exist) and WorFBench (a tools file, a text measure)
+MUTATIONS.update({
+    ("self_evolving_operations", "operations"): ["polarity_reversing"],
+    ("self_evolving_operations", "sub_abilities"): ["task_planning"],
+    ("worfbench_generate", "tools_file"): str(SRC / "tools/catalogue/arithmetic.py"),
+    ("worfbench_check", "tools_file"): str(SRC / "tools/catalogue/arithmetic.py"),
+    ("worfbench_evaluate", "measure"): "lexical",
+})
+#: the web environment: sites, kinds and a tutorial folder that exist
+MUTATIONS.update({
+    ("web_tasks", "sites"): ["shop"], ("web_tasks", "kinds"): ["buy"], ("web_tutorials", "sites"): ["forum"],
+    ("web_tutorials", "path"): str(SRC / "methods/agentic/agenttrek_tutorials"),
+})
+#: ALMITA agent tests: a procedure file and procedures that exist, the other emit
+MUTATIONS.update({
+    ("agent_test_paths", "procedures"): str(SRC / "methods/agentic/agent_tests_procedures.json"),
+    ("agent_test_paths", "names"): ["list_orders"], ("agent_tests", "emit"): "conversations",
 })
 
 def auto_value(param: inspect.Parameter) -> list[typing.Any]:

@@ -44,6 +44,8 @@ def write_card(rundir: RunDir, pipeline: Any, result: Any, configs: dict, recipe
     lines += [""] + _removed_section(result, pipeline)
     for rounds in sorted((rundir.root / "mallm_gan").glob("*/rounds.md")):  # a `mallm_gan` step's rounds
         lines += rounds.read_text(encoding="utf-8").splitlines() + [""]
+    for agreement in sorted((rundir.root / "agreement").glob("*.md")):  # a `label_agreement` step's report
+        lines += agreement.read_text(encoding="utf-8").splitlines() + [""]
     usage = result.usage
     lines += ["## Token usage", "", "| step | model | requests | cached | errors | prompt tokens | completion tokens | cost |",
               "|---|---|---|---|---|---|---|---|"]

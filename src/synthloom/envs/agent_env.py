@@ -137,6 +137,7 @@ BUILTIN_ENVIRONMENTS: dict[str, str] = {
     "code_workspace": "synthloom.envs.code_workspace.workspace:CodeWorkspaceEnvironment",
     "store": "synthloom.envs.stateful_agent:StoreAgentEnvironment",
     "airline": "synthloom.envs.stateful_agent:AirlineAgentEnvironment",
+    "shell": "synthloom.envs.shell.environment:ShellEnvironment",
 }
 _registered: dict[str, EnvironmentFactory] = {}
 

@@ -170,7 +170,7 @@ class ModelCalls:
         if tool_choice is not None:
             params["tool_choice"] = tool_choice
         if isinstance(messages, Request):
-            fill = {k: v for k, v in params.items() if k == "n" or getattr(messages, k) in (None, False)}
+            fill = {k: v for k, v in params.items() if k == "n" or getattr(messages, k) is None or getattr(messages, k) is False}
             req = messages.replace(**fill) if fill else messages
             if req.seed is None and req.temperature != 0:
                 req = req.replace(seed=self.seed_for(record, salt))

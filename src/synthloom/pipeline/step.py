@@ -167,6 +167,24 @@ class SourceStep(Step):
         return ""
 
 
+class DrawnSource(SourceStep):
+    """A source of ``n`` records where record ``i`` is :meth:`draw` ``(i)``: deterministic in the index (and
+    the step's seed), so a resumed or extended run draws the same records. Set ``self.n`` in ``__init__``."""
+
+    n: int = 0
+
+    def draw(self, index: int) -> dict[str, Any]:
+        """Record number ``index`` (without an id)."""
+        raise NotImplementedError(f"source {self.name!r} does not implement draw()")
+
+    def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        for i in range(self.count(limit) or 0):
+            yield self.draw(i)
+
+    def count(self, limit: int | None = None) -> int | None:
+        return self.n if limit is None else min(self.n, limit)
+
+
 class StreamStep(Step):
     """A step applied to each record as it streams past. ``cpu_bound`` steps run in a thread so
     the event loop keeps serving model requests."""

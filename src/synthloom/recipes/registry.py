@@ -59,6 +59,9 @@ STEP_TYPES: dict[str, str] = {
     "star": "synthloom.methods.reasoning.star:Star",
     "long_cot": "synthloom.methods.reasoning.long_cot:LongCoTDistill",
     "long_cot_select": "synthloom.methods.reasoning.long_cot_select:LongCoTSelect",
+    "mammoth": "synthloom.methods.reasoning.mammoth:Mammoth",
+    "coq_autoformalize": "synthloom.methods.reasoning.formal_proofs:Autoformalize",
+    "coq_prover": "synthloom.methods.reasoning.formal_prover:CoqProver",
     # --- verification: reasoning methods 2 ---
     "metamath": "synthloom.methods.reasoning.metamath:MetaMath",
     "backward_synthesis": "synthloom.methods.reasoning.backward_synthesis:BackwardSynthesis",
@@ -74,6 +77,7 @@ STEP_TYPES: dict[str, str] = {
     "keep_passing": "synthloom.methods.code.keep_passing:KeepPassing",
     "codet": "synthloom.methods.code.codet:CodeT",
     "code_repair": "synthloom.methods.code.code_repair:CodeRepair",
+    "toolcoder": "synthloom.methods.code.toolcoder:ToolCoder",
     "case2code_functions": "synthloom.methods.code.code_corpus:FunctionsWithCallSites",
     "case2code_inputs": "synthloom.methods.code.case2code:Case2CodeInputs",
     "case2code_execute": "synthloom.methods.code.case2code:Case2CodeExecute",
@@ -158,6 +162,9 @@ STEP_TYPES: dict[str, str] = {
     "disco_generate": "synthloom.methods.augmentation.disco:DiscoGenerate",
     "disco_teacher": "synthloom.methods.augmentation.disco:DiscoTeacher",
     "self_translate": "synthloom.methods.augmentation.self_translate:SelfTranslate",
+    "core_retrieve": "synthloom.methods.augmentation.core:CoreRetrieve",
+    "core_edit": "synthloom.methods.augmentation.core:CoreEdit",
+    "core_filter": "synthloom.methods.augmentation.core:CoreFilter",
     # --- methods: pretraining corpora (Cosmopedia, phi textbooks) ---
     "cosmopedia_topics": "synthloom.methods.corpus.cosmopedia_topics:CosmopediaTopics",
     "cosmopedia_prompts": "synthloom.methods.corpus.cosmopedia:CosmopediaPrompts",
@@ -183,6 +190,16 @@ STEP_TYPES: dict[str, str] = {
     "toolalpaca_toolset": "synthloom.methods.agentic.toolalpaca:ToolalpacaToolset",
     "toolalpaca_instructions": "synthloom.methods.agentic.toolalpaca:ToolalpacaInstructions",
     "toolalpaca_simulate": "synthloom.methods.agentic.toolalpaca_simulate:ToolalpacaSimulate",
+    # --- methods: agentic (web environment: WebArena-style tasks, AgentTrek tutorial replay) ---
+    "web_tasks": "synthloom.methods.agentic.web_agent:WebTasks",
+    "web_agent": "synthloom.methods.agentic.web_agent:WebAgent",
+    "web_tutorials": "synthloom.methods.agentic.agenttrek:WebTutorials",
+    "agenttrek_task": "synthloom.methods.agentic.agenttrek:AgenttrekTask",
+    # --- methods: agentic (shell environment: AgentBench OS / InterCode-Bash tasks, trajectories in the sandbox) ---
+    "shell_seed_tasks": "synthloom.methods.agentic.shell_tasks:ShellSeedTasks",
+    "shell_task_writer": "synthloom.methods.agentic.shell_tasks:ShellTaskWriter",
+    "shell_task_check": "synthloom.methods.agentic.shell_tasks:ShellTaskCheck",
+    "shell_agent": "synthloom.methods.agentic.shell_agent:ShellAgent",
     # --- methods: agentic (APIGen-MT over stateful environments) ---
     "apigen_mt_tasks": "synthloom.methods.agentic.apigen_mt:ApigenMtTasks",
     "apigen_mt_blueprint": "synthloom.methods.agentic.apigen_mt:ApigenMtBlueprint",
@@ -193,6 +210,13 @@ STEP_TYPES: dict[str, str] = {
     "benchagents_generate": "synthloom.methods.agentic.benchagents:BenchagentsGenerate",
     "benchagents_verify": "synthloom.methods.agentic.benchagents_checks:BenchagentsVerify",
     "benchagents_evaluate": "synthloom.methods.agentic.benchagents_checks:BenchagentsEvaluate",
+    # --- methods: agentic (Benchmark Self-Evolving; WorFBench workflow graphs) ---
+    "self_evolving_operations": "synthloom.methods.agentic.self_evolving:SelfEvolvingOperations",
+    "self_evolving_reframe": "synthloom.methods.agentic.self_evolving:SelfEvolvingReframe",
+    "self_evolving_verify": "synthloom.methods.agentic.self_evolving:SelfEvolvingVerify",
+    "worfbench_generate": "synthloom.methods.agentic.worfbench:WorfbenchGenerate",
+    "worfbench_check": "synthloom.methods.agentic.worfbench:WorfbenchCheck",
+    "worfbench_evaluate": "synthloom.methods.agentic.worfbench_eval:WorfbenchEvaluate",
     # --- methods: agentic (the agent loop over environments; text-to-SQL tasks) ---
     "agent_loop": "synthloom.methods.agentic.agent_loop:AgentLoop",
     "text_to_sql_tasks": "synthloom.methods.agentic.text_to_sql:TextToSqlTasks",
@@ -206,6 +230,10 @@ STEP_TYPES: dict[str, str] = {
     "camel_roles": "synthloom.methods.agentic.camel_roles:CamelRoles",
     "camel": "synthloom.methods.agentic.camel:Camel",
     "simulated_user": "synthloom.methods.agentic.simulated_user:SimulatedUser",
+    # --- methods: agentic (ChatDev software team, ALMITA agent tests) ---
+    "chatdev": "synthloom.methods.agentic.chatdev:ChatDev",
+    "agent_test_paths": "synthloom.methods.agentic.agent_tests_paths:AgentTestPaths",
+    "agent_tests": "synthloom.methods.agentic.agent_tests:AgentTests",
     # --- methods: preference (completion pools, pairs, KTO labels, reward scoring) ---
     "completions": "synthloom.methods.preference.completion_pool:CompletionPool",
     "pairs": "synthloom.methods.preference.pairs:Pairs",
@@ -219,6 +247,7 @@ STEP_TYPES: dict[str, str] = {
     "clair": "synthloom.methods.preference.clair:ClairRevise",
     "self_rewarding": "synthloom.methods.preference.self_rewarding:SelfRewarding",
     "self_rewarding_judge": "synthloom.methods.preference.self_rewarding:SelfRewardingJudge",
+    "self_judge": "synthloom.methods.preference.self_judge:SelfJudge",
     "spin": "synthloom.methods.preference.spin:SpinPairs",
     # --- methods: preference (Constitutional AI, Arena Learning, CoAnnotating) ---
     "constitutional": "synthloom.methods.preference.constitutional:ConstitutionalRevision",
@@ -228,6 +257,17 @@ STEP_TYPES: dict[str, str] = {
     "arena_ratings": "synthloom.methods.preference.arena_data:ArenaRatings",
     "coannotate": "synthloom.methods.preference.coannotating:CoAnnotate",
     "coannotate_route": "synthloom.methods.preference.coannotating:CoAnnotateRoute",
+    # --- methods: knowledge-infused QA (ClinGen), Baize self-chat, LLM annotation agreement, HelpSteer/SteerLM ---
+    "knowledge_qa": "synthloom.methods.instructions.knowledge_qa:KnowledgeQA",
+    "fact_check": "synthloom.methods.instructions.knowledge_qa:FactCheck",
+    "baize_self_chat": "synthloom.methods.agentic.baize:BaizeSelfChat",
+    "label_agreement": "synthloom.methods.annotation.llm_annotation:LabelAgreement",
+    "steerlm_rows": "synthloom.methods.preference.helpsteer:SteerLMRows",
+    # --- methods: preference (Fellowship of the LLMs, preference trees) ---
+    "fellowship_generate": "synthloom.methods.preference.fellowship:FellowshipGenerate",
+    "fellowship_evaluate": "synthloom.methods.preference.fellowship:FellowshipEvaluate",
+    "fellowship_agreement": "synthloom.methods.preference.fellowship_report:FellowshipAgreement",
+    "preference_tree": "synthloom.methods.reasoning.preference_trees:PreferenceTree",
     # --- tabular: baselines, schema validation ---
     "table_copula": "synthloom.tabular.baselines:TableCopula",
     "table_cart": "synthloom.tabular.baselines:TableCart",

@@ -232,3 +232,26 @@ def test_sequences_moved_into_freed_slots_keep_their_output(backend):
     alone = [_greedy(backend, r) for r in requests]
     assert [r.text for r in batched] == [r.text for r in alone]
     assert all(r.usage.completion_tokens > 2 for r in batched[1::2])
+
+
+def test_long_max_lengths_are_left_out_of_the_grammar_but_short_ones_stay():
+    from synthloom.llm.backends.llamacpp import GRAMMAR_MAX_LENGTH, grammar_schema
+
+    schema = {"type": "object", "properties": {
+        "code": {"type": "string", "maxLength": 2000, "minLength": 1},
+        "files": {"type": "array", "items": {"type": "object", "properties": {"content": {"type": "string", "maxLength": 5000}}}},
+        "title": {"type": "string", "maxLength": GRAMMAR_MAX_LENGTH}}}
+    out = grammar_schema(schema)
+    assert out["properties"]["code"] == {"type": "string", "minLength": 1}
+    assert out["properties"]["files"]["items"]["properties"]["content"] == {"type": "string"}
+    assert out["properties"]["title"]["maxLength"] == GRAMMAR_MAX_LENGTH
+    assert schema["properties"]["code"]["maxLength"] == 2000  # the request's schema is not changed
+
+
+@pytest.mark.slow
+def test_a_schema_with_a_2000_character_string_is_answered_and_validated(backend):
+    # llama.cpp's converter nests one optional rule per character: 2,000 made a grammar it cannot parse
+    schema = {"type": "object", "properties": {"text": {"type": "string", "maxLength": 2000}}, "required": ["text"]}
+    request = Request.chat([{"role": "user", "content": "Write a sentence as JSON."}], json_schema=schema, max_tokens=40)
+    response = _greedy(backend, request)
+    assert response.choices[0].text.lstrip().startswith("{")

@@ -5,10 +5,12 @@ judges with their thresholds (both the constrained JSON and the free-text path),
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from synthloom.io.shards import read_shards
+from synthloom.llm.types import Choice, TokenLogprob
 from synthloom.methods.instructions.lab import TaxonomyError
 from synthloom.methods.instructions.lab_knowledge import (
     MAX_PAIRS,
@@ -215,3 +217,52 @@ def test_recipe_end_to_end_on_a_scripted_model(tmp_path, scripted_model):
         assert [e["step"] for e in row["_lineage"]] == ["generate", "faithfulness", "relevancy", "question_quality"]
     [rejected] = [r for r in side_rows(out, "rejected") if r["_rejected_by"] == "question_quality"]
     assert rejected["question"] == "Which table shows it?"
+
+
+def _verdict_reply(probs: dict[int, float]):
+    """A constrained reply, verdict first, whose verdict token carries ``probs`` as its alternatives."""
+    sampled = max(probs, key=probs.get)
+    head = [TokenLogprob(t, -0.01) for t in ('{"', "score", '":', " ")]
+    top = [(str(k), math.log(p)) for k, p in probs.items()]
+    token = TokenLogprob(str(sampled), math.log(probs[sampled]), top)
+    return Choice(json.dumps({"score": sampled, "explanation": "x"}), "stop", [*head, token, TokenLogprob(",", -0.01)])
+
+
+def test_calibrated_judge_reads_the_verdict_against_the_judges_bias_on_content_free_inputs():
+    def reply(req):
+        assert req.logprobs and list(req.json_schema["properties"]) == ["score", "explanation"]
+        text = user_text(req)
+        if "bees dance" in text:  # the real answer moves the judge from its constant 0 towards 2
+            return _verdict_reply({0: 0.80, 1: 0.05, 2: 0.15})
+        return _verdict_reply({0: 0.97, 1: 0.02, 2: 0.01})  # "N/A", "" and "[MASK]" everywhere
+
+    model = ScriptedModel(reply)
+    model.supports_json_schema = True
+    step = LabRelevancy("r", calibrate=True)
+    [kept, flat] = run_step(step, model, [{**ROW, "response": "The bees dance to show where food is."},
+                                          {**ROW, "response": "Something."}])
+    assert len(model.requests) == 3 + 2  # the content-free prior once, then the two answers
+    blanked = [user_text(r) for r in model.requests[:3]]
+    assert all("bees dance" not in t and ROW["question"] not in t for t in blanked) and "N/A" in blanked[0]
+    assert kept[0]["relevancy_score"] == 2 and kept[0]["relevancy_score_probabilities"]["2"] > 0.5
+    assert isinstance(flat, Rejected)  # the judge's constant verdict: no label is pushed up
+    # greedily (calibrate off) the same judge keeps nothing: its sampled verdict is always 0
+    greedy = ScriptedModel(lambda req: json.dumps({"explanation": "x", "score": 0}))
+    greedy.supports_json_schema = True
+    [out] = run_step(LabRelevancy("r"), greedy, [{**ROW, "response": "The bees dance to show where food is."}])
+    assert isinstance(out, Rejected)
+
+
+def test_calibrate_auto_is_on_only_for_the_embedded_model():
+    from types import SimpleNamespace
+
+    from synthloom.curate.judges.calibration import calibrating
+
+    def ctx(spec):
+        return SimpleNamespace(models=SimpleNamespace(configs={"default": SimpleNamespace(spec=spec)}))
+
+    assert calibrating("auto", ctx("embedded"), "default") is True
+    assert calibrating("auto", ctx("openai:gpt@http://h/v1"), "default") is False
+    assert calibrating(True, ctx("openai:gpt@http://h/v1"), "default") is True
+    with pytest.raises(ValueError, match="calibrate must be true, false or auto"):
+        LabRelevancy("r", calibrate="yes")

@@ -4,6 +4,7 @@ a scripted model, the tagging/neighbour/filter steps, and an end-to-end run."""
 from __future__ import annotations
 
 import asyncio
+import math
 import struct
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from synthloom.io.shards import read_shards
 from synthloom.llm.spec import parse_model_spec
-from synthloom.llm.types import Choice, Request, Response, Usage
+from synthloom.llm.types import Choice, Request, Response, TokenLogprob, Usage
 from synthloom.methods.instructions.magpie import (
     MagpieInstruction,
     MagpieResponse,
@@ -20,9 +21,12 @@ from synthloom.methods.instructions.magpie import (
     instruction_reason,
 )
 from synthloom.methods.instructions.magpie_tagging import (
+    QUALITY,
     MagpieFilter,
     MagpieLanguage,
     MagpieTag,
+    calibrated,
+    label_distribution,
     near_duplicates,
     nearest_neighbors,
     tag_language,
@@ -38,6 +42,7 @@ from synthloom.methods.instructions.magpie_templates import (
 from synthloom.pipeline.context import StepContext
 from synthloom.pipeline.step import Rejected
 from synthloom.testing.recipe_runs import needs_embedded, run_recipe, side_rows
+from synthloom.testing.scripted import ScriptedModel, run_step, user_text
 
 CHATML_JINJA = ("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n'}}"
                 "{% endfor %}{% if add_generation_prompt %}{{'<|im_start|>assistant\n'}}{% endif %}")
@@ -217,8 +222,9 @@ def test_tag_step_schema_and_columns():
     resp = Response([Choice("{}")])
     resp.parsed = {"explanation": "clear", "input_quality": "good"}
     assert step.parse({"instruction": "x"}, resp) == {"instruction": "x", "quality_explanation": "clear",
-                                                      "input_quality": "good"}
-    assert set(MagpieTag("c", task="category").writes) == {"task_category", "other_task_categories"}
+                                                      "input_quality": "good", "input_quality_probabilities": None}
+    assert set(MagpieTag("c", task="category").writes) == {"task_category", "other_task_categories",
+                                                          "task_category_probabilities"}
     with pytest.raises(ValueError):
         MagpieTag("x", task="vibes")
 
@@ -273,7 +279,8 @@ def test_language_tag(text, code):
 
 def test_safety_tag_reads_the_response_and_names_the_hazard_categories():
     step = MagpieTag("s", task="safety")
-    assert step.reads == {"instruction", "response"} and set(step.writes) == {"safety", "safety_categories"}
+    assert step.reads == {"instruction", "response"}
+    assert set(step.writes) == {"safety", "safety_categories", "safety_probabilities"}
     req = step.prompt({"instruction": "How do I pick a lock?", "response": "Use a tension wrench."})
     text = req.messages[0]["content"]
     assert "User: How do I pick a lock?" in text and "Assistant: Use a tension wrench." in text
@@ -281,7 +288,8 @@ def test_safety_tag_reads_the_response_and_names_the_hazard_categories():
     assert req.json_schema["properties"]["safety"]["enum"] == ["safe", "unsafe"]
     resp = Response([Choice("{}")])
     resp.parsed = {"safety": "unsafe", "categories": ["S2"]}
-    assert step.parse({"instruction": "x"}, resp) == {"instruction": "x", "safety": "unsafe", "safety_categories": ["S2"]}
+    assert step.parse({"instruction": "x"}, resp) == {"instruction": "x", "safety": "unsafe", "safety_categories": ["S2"],
+                                                      "safety_probabilities": None}
 
 
 @pytest.mark.parametrize("record, rule", [
@@ -346,8 +354,13 @@ def test_magpie_recipe_end_to_end(tmp_path):
     data = list(read_shards(out / "data"))
     for row in data:
         assert set(row) == {"id", "_lineage", "instruction", "response", "language", "input_quality", "difficulty",
-                            "task_category", "safety", "reward", "min_neighbor_distance", "pre_query_template"}
+                            "task_category", "safety", "reward", "min_neighbor_distance", "pre_query_template",
+                            "input_quality_probabilities"}
         assert row["pre_query_template"] == "chatml"  # SmolLM2's GGUF template is ChatML
+        # calibrate_quality: auto calibrates the quality label on the embedded model
+        probs = row["input_quality_probabilities"]
+        assert set(probs) == {"very poor", "poor", "average", "good", "excellent"}
+        assert row["input_quality"] == max(probs, key=probs.get) and abs(sum(probs.values()) - 1) < 0.01
         assert row["language"] == "en" and row["safety"] == "safe" and row["reward"] >= 2
         assert [e["step"] for e in row["_lineage"]] == ["instruction", "response", "quality", "difficulty", "category",
                                                         "safety", "reward"]
@@ -378,3 +391,56 @@ def test_a_chatml_models_default_system_turn_is_part_of_its_pre_query(tmp_path):
     assert t.pre_query("Be a math tutor.") == "<|im_start|>system\nBe a math tutor.<|im_end|>\n<|im_start|>user\n"
     plain = _gguf(tmp_path / "plain.gguf", {"tokenizer.ggml.tokens": (9, ["<s>"]), "tokenizer.chat_template": (8, CHATML_JINJA)})
     assert gguf_magpie_template(str(plain)).pre_query() == "<|im_start|>user\n"  # no default: the bare header
+
+
+def _label_reply(probs: dict[str, float], sampled: str, field: str = "input_quality") -> Choice:
+    """A JSON reply whose label token carries ``probs`` (first tokens of the labels) as its alternatives."""
+    first = {"very poor": "very", "poor": "poor", "average": "average", "good": "good", "excellent": "ex"}
+    head = [TokenLogprob(t, -0.01) for t in ('{"', field, '":', ' "')]
+    top = [(first[k], math.log(p)) for k, p in probs.items()] + [(" maybe", math.log(0.001)), ("v", math.log(0.0005))]
+    label = TokenLogprob(first[sampled], math.log(probs[sampled]), top)
+    return Choice(f'{{"{field}": "{sampled}", "explanation": "x"}}', "stop", [*head, label, TokenLogprob('"', -0.01)])
+
+
+def test_label_distribution_reads_the_label_position_and_calibration_divides_by_the_prior():
+    choice = _label_reply({"very poor": 0.9, "poor": 0.05, "good": 0.03, "excellent": 0.02}, "very poor")
+    dist = label_distribution(choice.logprobs, "input_quality", QUALITY)
+    # "v" begins only "very poor" and counts for it once (the larger of the two); " maybe" begins no label
+    assert dist == pytest.approx({"very poor": 0.9 / 1.0, "poor": 0.05, "average": 0.0, "good": 0.03, "excellent": 0.02})
+    assert label_distribution(None, "input_quality", QUALITY) is None
+    assert label_distribution([TokenLogprob("{}", -0.1)], "input_quality", QUALITY) is None
+    prior = {"very poor": 0.97, "poor": 0.02, "average": 0.005, "good": 0.0025, "excellent": 0.0025}
+    q = calibrated(dist, prior)
+    assert max(q, key=q.get) == "good" and sum(q.values()) == pytest.approx(1.0)
+
+
+def test_calibrated_quality_tag_asks_the_label_first_and_ranks_queries_by_how_far_they_move_the_judge():
+    biased = {"very poor": 0.96, "poor": 0.02, "good": 0.01, "excellent": 0.01}
+
+    def reply(req):
+        text = user_text(req)
+        assert req.logprobs and req.top_logprobs == 20
+        assert list(req.json_schema["properties"]) == ["input_quality", "explanation"]
+        assert "Give the rating first" in text
+        if "Photosynthesis" in text:  # moves the judge towards "excellent" by 8x, "very poor" down a little
+            return _label_reply({"very poor": 0.88, "poor": 0.02, "good": 0.02, "excellent": 0.08}, "very poor")
+        return _label_reply(biased, "very poor")  # the content-free queries and "asdf": the judge's bias
+
+    model = ScriptedModel(reply)
+    step = MagpieTag("q", task="quality", calibrate=True)
+    good, junk = run_step(step, model, [{"id": "a", "instruction": "Explain Photosynthesis step by step."},
+                                        {"id": "b", "instruction": "asdf"}])
+    assert len(model.requests) == 2 + 3  # the two queries, and the three content-free ones once
+    assert sorted(user_text(r).split("```")[1].strip() for r in model.requests[:3]) == ["", "N/A", "[MASK]"]
+    assert good[0]["input_quality"] == "excellent"
+    probs = good[0]["input_quality_probabilities"]
+    assert max(probs, key=probs.get) == "excellent" and sum(probs.values()) == pytest.approx(1.0, abs=1e-3)
+    # a query that leaves the judge where the content-free ones put it gets no label pushed up by it
+    assert junk[0]["input_quality_probabilities"]["very poor"] == pytest.approx(
+        junk[0]["input_quality_probabilities"]["poor"], rel=1e-2)
+
+
+def test_calibrated_tag_without_logprobs_keeps_the_sampled_label():
+    step = MagpieTag("q", task="quality", calibrate=True)
+    [out] = run_step(step, lambda req: '{"input_quality": "poor", "explanation": "vague"}', [{"id": "a", "instruction": "hm"}])
+    assert out[0]["input_quality"] == "poor" and out[0]["input_quality_probabilities"] is None

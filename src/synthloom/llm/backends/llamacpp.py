@@ -323,11 +323,29 @@ class LlamaCppBackend:
             from llama_cpp.llama_grammar import json_schema_to_gbnf
 
             try:
-                grammar = json_schema_to_gbnf(json.dumps(schema))
+                grammar = json_schema_to_gbnf(json.dumps(grammar_schema(schema)))
             except Exception as exc:  # noqa: BLE001 - the converter raises many kinds on bad schemas
                 raise PermanentError(f"cannot turn the request's json_schema into a llama.cpp grammar: {exc}") from exc
             self._grammars[key] = grammar
         return grammar
+
+
+#: the longest ``maxLength`` written into a grammar: llama.cpp's converter nests one optional rule per
+#: character, and at about 2,000 the grammar no longer parses ("failed to parse grammar")
+GRAMMAR_MAX_LENGTH = 1000
+
+
+def grammar_schema(schema: Any) -> Any:
+    """``schema`` as the grammar enforces it: a string's ``maxLength`` over :data:`GRAMMAR_MAX_LENGTH` is left
+    out (the reply is still validated against the whole schema, and ``max_tokens`` bounds it)."""
+    if isinstance(schema, dict):
+        out = {k: grammar_schema(v) for k, v in schema.items()}
+        if isinstance(out.get("maxLength"), int) and out["maxLength"] > GRAMMAR_MAX_LENGTH:
+            del out["maxLength"]
+        return out
+    if isinstance(schema, list):
+        return [grammar_schema(v) for v in schema]
+    return schema
 
 
 def _read_calls(choice: Choice, request: Request, index: int) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import xxhash
 from ...llm.structured import JSONParseError, parse_json_text
 from ...llm.tools import call_schema
 from ...pipeline.model_step import ModelStep, chat
-from ...pipeline.step import Rejected, SourceStep
+from ...pipeline.step import DrawnSource, Rejected
 from ...records import adopt_rows, user_columns
 
 CITATION = ("Liu et al. 2024, APIGen: Automated Pipeline for Generating Verifiable and Diverse Function-Calling "
@@ -84,7 +84,7 @@ def tool_pool(tools_file: str | None, categories: list[str] | None, where: str) 
     return chosen
 
 
-class ApigenSample(SourceStep):
+class ApigenSample(DrawnSource):
     """Source of ``n`` APIGen examples to generate: each a query form drawn from ``forms`` (a list, or a
     mapping form -> weight; default the four forms equally) and the tools offered for it, drawn from the
     bundled catalogue or ``tools_file`` (only ``categories`` when given): one tool for ``simple`` and
@@ -131,13 +131,6 @@ class ApigenSample(SourceStep):
         tools = rng.sample(pool, min(count, len(pool)))
         category = category or ", ".join(sorted({t.category for t in tools}))
         return {"tools": [t.openai() for t in tools], "form": form, "category": category}
-
-    def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        for i in range(self.n if limit is None else min(self.n, limit)):
-            yield self.draw(i)
-
-    def count(self, limit: int | None = None) -> int | None:
-        return self.n if limit is None else min(self.n, limit)
 
     def fingerprint(self) -> str:
         tools = [(t.openai(), t.entry, t.module.source if t.module else None) for t in self.pool]

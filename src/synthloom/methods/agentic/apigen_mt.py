@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -37,7 +37,7 @@ from ...envs.environment import Environment, EnvironmentStateLost, environments,
 from ...llm.structured import StructuredOutputError
 from ...llm.tools import call_schema
 from ...pipeline.model_step import ModelStep, chat
-from ...pipeline.step import Rejected, SourceStep
+from ...pipeline.step import DrawnSource, Rejected
 from ...records import adopt_rows, user_columns
 from ...tools.executor import ToolExecutor
 from ...tools.validate import call_problem
@@ -91,7 +91,7 @@ def table_lines(rows: list[dict[str, Any]]) -> list[str]:
     return [" | ".join(columns)] + [" | ".join(_cell(r.get(c)) for c in columns) for r in rows]
 
 
-class ApigenMtTasks(SourceStep):
+class ApigenMtTasks(DrawnSource):
     """Source of ``n`` APIGen-MT tasks to write: each names its ``domain`` (drawn in turn from
     ``domains``: bundled environments ``store``, ``airline`` or folders laid out like them), the user
     it is about (a row of ``start_table``), the ``context`` rows a blueprint is grounded in (the
@@ -136,13 +136,6 @@ class ApigenMtTasks(SourceStep):
         context = task_context(state, env.keys, self.start_table, user[key], rng=rng, limit=self.context_rows)
         pool = [t for t in env.tool_names if t in self.focus_tools] if self.focus_tools else env.tool_names
         return {"domain": domain, "user": user[key], "context": context, "focus": rng.choice(pool)}
-
-    def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        for i in range(self.n if limit is None else min(self.n, limit)):
-            yield self.draw(i)
-
-    def count(self, limit: int | None = None) -> int | None:
-        return self.n if limit is None else min(self.n, limit)
 
     def fingerprint(self) -> str:
         parts = [(env.module.source, env.schema, state_hash(env.seed)) for env in self.envs]

@@ -18,14 +18,14 @@ from __future__ import annotations
 import difflib
 import json
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import xxhash
 
-from ...pipeline.step import SourceStep
+from ...pipeline.step import DrawnSource
 
 CITATION = ("Li et al. 2023, CAMEL: Communicative Agents for \"Mind\" Exploration of Large Language Model Society, "
             "NeurIPS 2023, arXiv:2303.17760")
@@ -105,7 +105,7 @@ def _subset(chosen: list[str] | None, known: Iterable[str], what: str, where: st
     return list(dict.fromkeys(chosen))
 
 
-class CamelRoles(SourceStep):
+class CamelRoles(DrawnSource):
     """Source of ``n`` CAMEL role-playing sessions drawn from a role pool (Li et al. 2023). ``variant``
     ``society``: an assistant role and a different user role, and one of the assistant role's task ideas
     (columns ``variant``, ``assistant_role``, ``user_role``, ``task``); ``code``: a language and a domain,
@@ -154,13 +154,6 @@ class CamelRoles(SourceStep):
         language = rng.choice(self.others)
         return {"variant": "code", "assistant_role": self.pool.assistant_role, "user_role": f"person working in {lead}",
                 "task": task, "language": language, "domain": lead}
-
-    def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        for i in range(self.n if limit is None else min(self.n, limit)):
-            yield self.draw(i)
-
-    def count(self, limit: int | None = None) -> int | None:
-        return self.n if limit is None else min(self.n, limit)
 
     def fingerprint(self) -> str:
         return self.pool.source

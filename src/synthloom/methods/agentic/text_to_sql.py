@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import xxhash
@@ -25,7 +25,7 @@ import xxhash
 from ...envs.text_to_sql import DIFFICULTIES, DIFFICULTY_RULES, TextToSqlEnvironment, databases, difficulty, parse_select, schema_text
 from ...envs.text_to_sql.environment import DATABASE_FILE
 from ...pipeline.model_step import ModelStep, RowError
-from ...pipeline.step import Rejected, SourceStep, StreamStep
+from ...pipeline.step import DrawnSource, Rejected, StreamStep
 from ...records import adopt_rows
 from ...tools.executor import Invocation, ToolExecutor
 
@@ -55,7 +55,7 @@ def _bundled() -> list[str]:
     return databases()
 
 
-class TextToSqlTasks(SourceStep):
+class TextToSqlTasks(DrawnSource):
     """Source of ``n`` question-writing tasks: ``database`` (cycling through ``databases``), ``difficulty``
     (cycling through ``difficulties``, each database meeting each level) and a ``focus`` table to start from (drawn
     from the database's tables). Deterministic in ``seed``."""
@@ -78,13 +78,6 @@ class TextToSqlTasks(SourceStep):
         level = self.difficulties[(index // len(self.databases)) % len(self.difficulties)]
         rng = random.Random(xxhash.xxh3_64_intdigest(f"{self.seed}\x1f{index}\x1ftext-to-sql".encode()))
         return {"database": database, "difficulty": level, "focus": rng.choice(_tables(database))}
-
-    def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        for i in range(self.n if limit is None else min(self.n, limit)):
-            yield self.draw(i)
-
-    def count(self, limit: int | None = None) -> int | None:
-        return self.n if limit is None else min(self.n, limit)
 
     def fingerprint(self) -> str:
         return xxhash.xxh3_64_hexdigest(json.dumps([schema_text(d) for d in self.databases]).encode())

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 import xxhash
 
 from ...pipeline.model_step import ModelStep, chat, reply_text
-from ...pipeline.step import Rejected, SourceStep
+from ...pipeline.step import DrawnSource, Rejected
 from ...records import adopt_rows
 from ..instructions.samplers import stable_int
 
@@ -66,7 +65,7 @@ def load_vocabulary(path: str | None = None) -> dict[str, tuple[str, ...]]:
     return {p: tuple(str(w).strip().lower() for w in data[p] if str(w).strip()) for p in PARTS}
 
 
-class TinyStoriesSeeds(SourceStep):
+class TinyStoriesSeeds(DrawnSource):
     """Source of ``n`` TinyStories prompts' ingredients: one ``verb``, one ``noun`` and one ``adjective``
     drawn at random from the vocabulary, and ``features`` (names of :data:`FEATURES`), a random subset
     of ``features`` of 0 to ``max_features`` (at most all of them) — deterministic in ``seed``."""
@@ -96,13 +95,6 @@ class TinyStoriesSeeds(SourceStep):
         k = rng.randint(0, self.max_features)
         row["features"] = [self.features[i] for i in sorted(rng.sample(range(len(self.features)), k))]
         return row
-
-    def read(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        for i in range(self.n if limit is None else min(self.n, limit)):
-            yield self.draw(i)
-
-    def count(self, limit: int | None = None) -> int | None:
-        return self.n if limit is None else min(self.n, limit)
 
     def fingerprint(self) -> str:
         return xxhash.xxh3_64_hexdigest(repr(sorted(self.words.items())).encode())

@@ -18,6 +18,8 @@ from typing import Any
 
 import xxhash
 
+from ...io.jsonl_lines import jsonl_lines
+
 BUNDLED_CORPUS = Path(__file__).parent / "agent_instruct_corpus.jsonl"
 SEARCH_TOOL_NAME = "search_corpus"
 SEARCH_TOOL: dict[str, Any] = {"type": "function", "function": {
@@ -92,18 +94,8 @@ def load_corpus(path: str | None = None) -> SearchCorpus:
     """The corpus in JSONL file ``path`` (``None``: the bundled one); each line needs ``title`` and
     ``text`` (``id`` defaults to the line number)."""
     file = Path(path) if path else BUNDLED_CORPUS
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise ValueError(f"cannot read the search corpus {str(file)!r}: {e.strerror or e}") from None
     passages = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            row = None
+    for n, row in jsonl_lines(file, "the search corpus"):
         if not (isinstance(row, dict) and isinstance(row.get("title"), str) and isinstance(row.get("text"), str)):
             raise ValueError(f"{file}:{n}: a corpus line must be a JSON object with 'title' and 'text' strings")
         passages.append({"id": str(row.get("id", n)), "title": row["title"], "text": row["text"]})

@@ -25,9 +25,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ...curate.judges.constrained import constrained_value, verdict_schema
+from ...io.row_spill import read_rows, row_chunks, write_rows
 from ...pipeline.model_step import ModelCalls, chat
 from ...pipeline.step import GlobalStep, Rejected, RejectedRow
 from ...records import ID, add_lineage
@@ -112,14 +111,14 @@ class HumpbackSelfCuration(ModelCalls, GlobalStep):
         loop = asyncio.get_running_loop()
         folder = self.ctx.spill_dir if self.ctx is not None and self.ctx.state_dir is not None else Path(tempfile.mkdtemp())
         spill = folder / "pairs.jsonl"
-        await loop.run_in_executor(None, _spill, rows, spill)
+        await loop.run_in_executor(None, write_rows, rows, spill)
         scores: dict[str, list[float | int | None]] = {}
         reasons: dict[str, str] = {}
         lineage: dict[str, list[dict]] = {}
         examples = list(self.seed_examples)
         for round_no in range(1, self.rounds + 1):
             best: list[tuple[float, int, str, dict[str, Any]]] = []  # a min-heap of the round's best pairs
-            chunks = _chunks(spill)
+            chunks = row_chunks(spill, CHUNK)
             while chunk := await loop.run_in_executor(None, next, chunks, None):
                 rated = await asyncio.gather(*(self.rate(r, examples, round_no) for r in chunk))
                 for r, (score, why, entry) in zip(chunk, rated):
@@ -132,7 +131,7 @@ class HumpbackSelfCuration(ModelCalls, GlobalStep):
                         (heapq.heappush if len(best) <= self.n_examples else heapq.heappushpop)(best, item)
             if best:  # one more than shown: a pair is never its own example
                 examples = [item[-1] for item in sorted(best, reverse=True)]
-        for r in _read(spill):
+        for r in read_rows(spill):
             for entry in lineage.get(r[ID], []):
                 add_lineage(r, entry)
             history = scores.get(r[ID], [])
@@ -150,26 +149,3 @@ class HumpbackSelfCuration(ModelCalls, GlobalStep):
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
-
-
-def _spill(rows: Iterator[dict[str, Any]], path: Path) -> None:
-    with path.open("wb") as fh:
-        for r in rows:
-            fh.write(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
-
-
-def _read(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open("rb") as fh:
-        for line in fh:
-            yield orjson.loads(line)
-
-
-def _chunks(path: Path) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for r in _read(path):
-        chunk.append(r)
-        if len(chunk) >= CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

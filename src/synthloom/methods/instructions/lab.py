@@ -30,10 +30,21 @@ from typing import Any
 import xxhash
 import yaml
 
+from ...curate.judges.calibration import (
+    TOP_LOGPROBS,
+    ContentFreePrior,
+    calibrated,
+    calibrating,
+    check_setting,
+    content_free,
+    label_distribution,
+    label_first,
+)
 from ...curate.judges.constrained import verdict_schema
 from ...llm.types import Response
 from ...pipeline.model_step import RowError, is_refusal
 from ...pipeline.step import Rejected, SourceStep
+from ...records import ID
 from .taxonomy_parsing import parse_list, parse_score, parse_tagged, score_explanation
 from .taxonomy_prompt_step import BundledPromptStep
 
@@ -224,22 +235,49 @@ class _LabJudge(_LabStep):
     """A LAB / InstructLab judge: an explanation, then a verdict from ``allowed``; keeps the rows whose
     verdict is in :meth:`passes`. Where the backend can enforce a JSON schema the reply is asked for as
     ``{"explanation": ..., "score": ...}`` (``curate.judges.constrained``), so a small model decoding
-    under a grammar always gives a verdict; otherwise it is read from the prompt's tagged format."""
+    under a grammar always gives a verdict; otherwise it is read from the prompt's tagged format.
+    ``calibrate``: the verdict comes first and is read by contextual calibration of its probabilities
+    (``curate/judges/calibration.py``; the texts the prompt reads become "N/A", "" and "[MASK]" for the
+    prior), written with ``<score_column>_probabilities``; without logprobs the sampled verdict stays.
+    ``auto``: only on the embedded demo model (see :func:`~synthloom.curate.judges.calibration.calibrating`)."""
 
     allowed: tuple[Any, ...] = ()
     score_tags: tuple[str, str] = SCORE_TAGS
     eval_tags: tuple[str, str] = EVAL_TAGS
 
-    def __init__(self, name: str, *, min_score: Any, score_column: str, evaluation_column: str, **kwargs: Any) -> None:
+    def __init__(self, name: str, *, min_score: Any, score_column: str, evaluation_column: str,
+                 calibrate: bool | str = False, **kwargs: Any) -> None:
+        check_setting(calibrate, f"{self.type_name} {name!r}")
         super().__init__(name, **kwargs)
-        self.writes |= {score_column, evaluation_column}
+        self.writes |= {score_column, evaluation_column} | ({f"{score_column}_probabilities"} if calibrate else set())
         if min_score not in self.allowed:
             raise ValueError(f"min_score must be one of {list(self.allowed)}, got {min_score!r}")
         self.min_score, self.score_column, self.evaluation_column = min_score, score_column, evaluation_column
+        self.calibrate, self.calibrating, self.prior = calibrate, False, ContentFreePrior()
+
+    def setup(self, ctx: Any) -> None:
+        super().setup(ctx)
+        self.calibrating = calibrating(self.calibrate, ctx, self.model_name)
+        if self.calibrating:
+            self.sampling = {"logprobs": True, "top_logprobs": TOP_LOGPROBS, **self.sampling}
 
     def constrained_schema(self) -> dict[str, Any] | None:
-        return verdict_schema("score", list(reversed(self.allowed)), reason_key="explanation",
-                              max_tokens=self.sampling.get("max_tokens"))
+        schema = verdict_schema("score", list(reversed(self.allowed)), reason_key="explanation",
+                                max_tokens=self.sampling.get("max_tokens"))
+        return label_first(schema, "score") if self.calibrating else schema
+
+    async def _content_free(self, record: dict[str, Any], text: str) -> dict[Any, float] | None:
+        """The verdict distribution for ``record`` with the texts the prompt reads replaced by ``text``."""
+        blank = content_free(record, sorted(self.reads - {"kind"}), text)
+        blank[ID] = f"calibration\x1f{text}"
+        response, _ = await self.call_constrained(blank, self.build_request(blank), json_schema=self.constrained_schema())
+        choice = response.choices[0] if response.choices else None
+        return label_distribution(choice.logprobs if choice else None, "score", self.allowed)
+
+    async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
+        if self.calibrating:
+            await self.prior.get(lambda text: self._content_free(record, text))
+        return await super().process(record)
 
     def read_free_text(self, text: str) -> Any:
         """The verdict in a free-text reply (``None`` when there is none)."""
@@ -255,9 +293,17 @@ class _LabJudge(_LabStep):
         else:
             score = self.read_free_text(response.text)
             explanation = score_explanation(response.text, tags=self.eval_tags)
+        probs = None
+        if self.calibrating:  # the verdict by contextual calibration (curate/judges/calibration.py)
+            choice = response.choices[0] if response.choices else None
+            dist = label_distribution(choice.logprobs if choice else None, "score", self.allowed)
+            probs = calibrated(dist, self.prior.value) if dist and self.prior.value else None
+            score = max(probs, key=probs.__getitem__) if probs else score
         if score is None:
             raise RowError(f"no score in {list(self.allowed)} found in the judge's reply", raw_text=response.text)
         out = {**record, self.score_column: score, self.evaluation_column: explanation}
+        if self.calibrate:
+            out[f"{self.score_column}_probabilities"] = {str(k): round(v, 4) for k, v in probs.items()} if probs else None
         if not self.passes(score):
             return Rejected(self.rejection(score), score=float(self.allowed.index(score) if isinstance(score, str) else score))
         return out

@@ -21,6 +21,15 @@ Nothing" (arXiv 2406.08464; reference code magpie-align/magpie, ``exp/unitag.py`
   es, it, pt, nl; other Latin-script languages are ``null``).
 * The paper's reward (FsfairX-LLaMA3-RM on each instruction and response) is the ``reward_score``
   step of the preference methods (a reward model served by vLLM, or a judge's expected score).
+* ``calibrate: true`` on a tag reads the label from the judge's token probabilities, corrected for the
+  judge's bias (contextual calibration: Zhao et al. 2021, "Calibrate Before Use: Improving Few-Shot
+  Performance of Language Models", arXiv:2102.09690): the label is asked first, its probabilities
+  ``p(label | query)`` are read at the label's first token and divided by the same probabilities for
+  content-free queries (``"N/A"``, ``""``, ``"[MASK]"``, averaged); the label is the largest ratio and
+  ``<label column>_probabilities`` holds the calibrated distribution (``null`` without ``calibrate``). A small judge that gives one label
+  to everything (SmolLM2-135M rates 97% of queries "very poor", whatever they say) then ranks queries by
+  how far they move it. The paper tags greedily with the explanation first; a backend without
+  logprobs falls back to the sampled label (the probabilities column is then ``null``).
 * :class:`MagpieFilter` (``type: magpie_filter``) applies the keep rules: input quality at least
   ``good``, optional difficulty / category sets, a minimum neighbour distance, no trailing ":",
   and, when set, the allowed ``languages``, ``safe_only`` and ``min_reward``.
@@ -36,6 +45,17 @@ from typing import Any
 import numpy as np
 import orjson
 
+from ...curate.judges.calibration import (
+    TOP_LOGPROBS,
+    ContentFreePrior,
+    calibrated,
+    calibrating,
+    check_setting,
+    content_free,
+    label_distribution,
+    label_first,
+)
+from ...llm.structured import StructuredOutputError
 from ...llm.types import Request, Response
 from ...pipeline.llm_step import LLMStep
 from ...pipeline.step import FilterStep, GlobalStep, Rejected, RejectedRow, StreamStep
@@ -73,39 +93,83 @@ TASKS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
                  {"primary_tag": "task_category", "other_tags": "other_task_categories"}),
 }
 
+#: task -> (the answer field holding the label, the labels)
+LABELS: dict[str, tuple[str, list[str]]] = {"quality": ("input_quality", QUALITY), "difficulty": ("difficulty", DIFFICULTY),
+                                            "category": ("primary_tag", CATEGORIES), "safety": ("safety", SAFETY)}
 
 class MagpieTag(LLMStep):
     """One Magpie tag per instruction from a judge model (Xu et al. 2024): ``task`` is ``quality``
     (writes input_quality, quality_explanation), ``difficulty`` (difficulty, intent, knowledge),
     ``category`` (task_category, other_task_categories) or ``safety`` (safety, safety_categories; it
-    also reads the ``response_column``). The answer is JSON-schema constrained."""
+    also reads the ``response_column``). The answer is JSON-schema constrained. ``calibrate``: the label
+    by contextual calibration of the judge's label probabilities (see the module docstring); ``auto``:
+    only on the embedded demo model."""
 
     type_name = "magpie_tag"
 
     def __init__(self, name: str, *, task: str, column: str = "instruction", response_column: str = "response",
-                 model: str = "default", temperature: float = 0.0, max_tokens: int = 512, **sampling: Any) -> None:
+                 model: str = "default", temperature: float = 0.0, max_tokens: int = 512, calibrate: bool | str = False,
+                 **sampling: Any) -> None:
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
         schema, fields = TASKS[task]
         reads = [column, response_column] if task == "safety" else [column]
+        label_field, self.labels = LABELS[task]
+        self.label_column = fields[label_field]
+        writes = [*fields.values(), f"{self.label_column}_probabilities"]
+        check_setting(calibrate, f"magpie_tag {name!r}")
         super().__init__(name, model=model, json_schema=schema, temperature=temperature, max_tokens=max_tokens,
-                         reads=reads, writes=list(fields.values()), citations=[CITATION], **sampling)
+                         reads=reads, writes=writes, citations=[CITATION], **sampling)
         self.task, self.column, self.response_column, self.fields = task, column, response_column, fields
+        self.calibrate, self.label_field, self.calibrating = calibrate, label_field, False
         self.template = self.load_template(f"magpie_tag_{task}.jinja")
+        self.prior = ContentFreePrior()
+
+    def setup(self, ctx: Any) -> None:
+        super().setup(ctx)
+        self.calibrating = calibrating(self.calibrate, ctx, self.model_name)
+        if self.calibrating:  # the label first, with its probabilities
+            self.json_schema = label_first(TASKS[self.task][0], self.label_field)
+            self.sampling = {"logprobs": True, "top_logprobs": TOP_LOGPROBS, **self.sampling}
 
     def prompt(self, record: dict[str, Any]) -> Request:
         view = {"instruction": str(record[self.column])}
         if self.task == "safety":
             view["response"] = str(record.get(self.response_column) or "")
             view["hazards"] = HAZARDS
-        text = self.render(self.template, view)
+        text = self.render(self.template, {**view, "label_first": self.calibrating})
         # the schema rides on the request so constrained decoding is asked for on every backend
         # that can do it (an OpenAI-compatible server that cannot is detected by the backend)
         return self.request(record, text, json_schema=self.json_schema)
 
     def parse(self, record: dict[str, Any], response: Response) -> dict[str, Any]:
         value = response.parsed or {}
-        return {**record, **{col: value.get(key) for key, col in self.fields.items()}}
+        row = {**record, **{col: value.get(key) for key, col in self.fields.items()}}
+        row[f"{self.label_column}_probabilities"] = None
+        if self.calibrating:
+            choice = response.choices[0] if response.choices else None
+            dist = label_distribution(choice.logprobs if choice else None, self.label_field, self.labels)
+            probs = calibrated(dist, self.prior.value) if dist and self.prior.value else None
+            if probs:
+                row[self.label_column] = max(probs, key=probs.__getitem__)
+            row[f"{self.label_column}_probabilities"] = {k: round(v, 4) for k, v in probs.items()} if probs else None
+        return row
+
+    async def _content_free(self, record: dict[str, Any], text: str) -> dict[str, float] | None:
+        """The label distribution for ``record`` with its query (and response) replaced by ``text``."""
+        blank = content_free(record, [self.column, self.response_column], text)
+        blank[ID] = f"calibration\x1f{text}"
+        try:
+            response, _ = await self.call(blank, self.build_request(blank), json_schema=self.json_schema)
+        except StructuredOutputError:  # no readable answer: this input adds nothing to the prior
+            return None
+        choice = response.choices[0] if response.choices else None
+        return label_distribution(choice.logprobs if choice else None, self.label_field, self.labels)
+
+    async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
+        if self.calibrating:
+            await self.prior.get(lambda text: self._content_free(record, text))
+        return await super().process(record)
 
 
 _SCRIPT_LANGUAGES = {"CYRILLIC": "ru", "GREEK": "el", "ARABIC": "ar", "HEBREW": "he", "HANGUL": "ko",

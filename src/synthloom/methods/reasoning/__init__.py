@@ -8,4 +8,6 @@ answer checked by :mod:`synthloom.verify.math`). Methods: :mod:`.rejection_sampl
 :mod:`.learning_from_mistakes` (LeMa corrections), :mod:`.math_shepherd` (per-step process labels),
 :mod:`.self_correction` (wrong → critique → verified revision), :mod:`.orca_math` (suggester/editor
 hardening). :mod:`.solution_steps` splits and numbers solution steps for the last three.
+:mod:`.mammoth` (hybrid CoT and executed program-of-thought rationales); :mod:`.formal_proofs` and
+:mod:`.formal_prover` (DeepSeek-Prover's autoformalize → filter → prove → check loop, in Coq).
 """
