@@ -39,3 +39,11 @@ def test_short_outputs_have_short_token_caps():
     assert _step("agent-instruct", "transform").sampling["max_tokens"] == 700  # passages stay long
     assert _step("apigen-mt", "blueprint", "n=3").sampling["max_tokens"] == 512
     assert _step("toolace", "synthesize", "n=3").sampling["max_tokens"] == 640
+
+
+def test_chatdev_spends_at_most_n_calls_per_phase():
+    """ChatDev's rounds and cycles are two calls each: -n 3 allows one of each, no -n the paper's 10, 3, 3."""
+    tried, real = _step("chatdev", "team", "n=3"), _step("chatdev", "team")
+    assert (tried.max_turns, tried.review_rounds, tried.test_rounds) == (1, 1, 1)
+    assert (real.max_turns, real.review_rounds, real.test_rounds) == (10, 3, 3)
+    assert (tried.talk_max_tokens, tried.sampling["max_tokens"]) == (96, 384)  # talk is short, code is not

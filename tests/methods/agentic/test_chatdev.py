@@ -170,6 +170,16 @@ def test_a_reply_without_code_is_rejected_at_coding():
     assert isinstance(out, Rejected) and out.reason == "coding: the Programmer's reply holds no Python code"
 
 
+def test_talk_max_tokens_caps_the_messages_without_code_and_max_tokens_the_code():
+    model = team(demand=["no conclusion yet", DESIGN], ceo="go on", coding=fenced(BUGGY), comment="add a docstring",
+                 modify=fenced(BUGGY), summary="the formula is off", fix=fenced(GOOD))
+    run(model, max_turns=2, review_rounds=1, test_rounds=1, talk_max_tokens=40, max_tokens=300)
+    caps = {}
+    for req in model.requests:
+        caps.setdefault(phase_of(req)[0], set()).add(req.max_tokens)
+    assert caps == {"demand": {40}, "coding": {300}, "comment": {40}, "modify": {300}, "summary": {40}, "fix": {300}}
+
+
 def test_conclusion_markers():
     assert conclusion("ok\n<INFO> a parser") == "a parser" and conclusion("no marker") is None
     assert conclusion('<INFO> "PowerPoint"') == "PowerPoint"
@@ -180,8 +190,13 @@ def test_options_and_columns_are_checked():
         ChatDev("t", max_turns=0)
     with pytest.raises(ValueError, match="review_rounds must be >= 0"):
         ChatDev("t", review_rounds=-1)
-    bounded = ChatDev("t", max_fanout=2)
-    assert (bounded.max_turns, bounded.review_rounds, bounded.test_rounds) == (2, 2, 2)
+    # max_fanout N: at most N calls per phase, so ⌊N/2⌋ rounds or cycles (each two calls; at least one), never
+    # above the paper's counts
+    for n, counts in ((1, (1, 1, 1)), (3, (1, 1, 1)), (4, (2, 2, 2)), (6, (3, 3, 3)), (30, (10, 3, 3)), (None, (10, 3, 3))):
+        bounded = ChatDev("t", max_fanout=n)
+        assert (bounded.max_turns, bounded.review_rounds, bounded.test_rounds) == counts, n
+    with pytest.raises(ValueError, match="talk_max_tokens must be >= 1"):
+        ChatDev("t", talk_max_tokens=0)
     with pytest.raises(ValueError, match="column 'tests' must be a non-empty list of assert statements"):
         run(team(demand=DESIGN), record={**TEMPERATURE, "tests": "assert True"})
 
@@ -225,7 +240,7 @@ def test_the_recipe_on_the_embedded_model(tmp_path):
     """One task, one round of each phase, short messages: the 135M model cannot write the program, so the
     test checks the machinery: the project ends as a kept row or a rejected row with the phase that failed."""
     out = tmp_path / "run"
-    run_ = run_recipe("chatdev", out, "n=1", "max_tokens=48")
+    run_ = run_recipe("chatdev", out, "n=1", "max_tokens=48", "talk_max_tokens=32")
     data, rejected_rows, errors = completed_outputs(run_, out)
     assert not errors and len(data) + len(rejected_rows) == 1
     for row in rejected_rows:

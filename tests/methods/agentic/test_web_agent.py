@@ -5,11 +5,14 @@ checker's reason otherwise (the wrong item, no checkout, never stopping, replies
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from synthloom.envs.web import task_problem
 from synthloom.methods.agentic.web_agent import WebAgent, WebTasks
 from synthloom.pipeline.step import Rejected
+from synthloom.testing.recipe_runs import completed_outputs, needs_embedded, run_recipe
 from synthloom.testing.scripted import run_step
 from synthloom.testing.web import act, replier, shared_chromium, shopper
 
@@ -92,3 +95,37 @@ def test_web_tasks_draws_checkable_tasks_deterministically():
         WebTasks("tasks", sites=["shop"], kinds=["fly"])
     with pytest.raises(ValueError, match="unknown site 'blog'"):
         WebTasks("tasks", sites=["blog"])
+
+
+def test_the_recipe_keeps_the_orders_placed_and_rejects_a_cart_left_unpaid(tmp_path, scripted_model, chromium):
+    """web-tasks end to end: three buy tasks (seeds 0-2: 1 tote bag, 2 tote bags, 2 fountain pens); the scripted
+    agent checks out only when it buys two, so two trajectories are kept and the one left in the cart is rejected by
+    the shop's database check."""
+    def reply(req):
+        intent = next(m["content"] for m in req.messages if m["role"] == "user")
+        quantity, product = re.search(r'Buy (\d+) of the product "([^"]+)"', intent).groups()
+        return shopper(product, int(quantity), checkout=quantity == "2")(req)
+
+    out = tmp_path / "web"
+    run = run_recipe("web-tasks", out, "n=3", "sites=[shop]", "kinds=[buy]",
+                     extra_cli_args=("--model", scripted_model(reply)))
+    data, rejected, errors = completed_outputs(run, out)
+    assert not errors and len(data) == 2 and len(rejected) == 1
+    assert sorted((r["task"]["goal"]["product"], r["task"]["goal"]["quantity"]) for r in data) == [
+        ("Canvas Tote Bag", 2), ("Fountain Pen", 2)]
+    assert all(r["verdict"] for r in data) and rejected[0]["_rejected_by"] == "agent"
+    assert rejected[0]["task"]["goal"]["quantity"] == 1
+
+
+@needs_embedded
+@pytest.mark.slow
+def test_the_recipe_on_the_embedded_model(tmp_path, chromium):
+    """One shop task, two grammar-constrained browser actions by the 135M model in Chromium: it rarely finishes a task,
+    so this checks the machinery: the run completes and the task ends as a kept or a rejected trajectory."""
+    out = tmp_path / "web"
+    run = run_recipe("web-tasks", out, "n=1", "sites=[shop]", "max_steps=2")
+    data, rejected, errors = completed_outputs(run, out)
+    assert not errors and len(data) + len(rejected) == 1
+    (usage,) = [u for u in run["usage"]["by_step"] if u["step"] == "agent"]
+    assert 1 <= usage["requests"] <= 2 and usage["errors"] == 0
+    assert all(r["_rejected_by"] == "agent" for r in rejected)

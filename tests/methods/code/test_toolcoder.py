@@ -11,7 +11,7 @@ import pytest
 from synthloom.methods.code.toolcoder import API_SEARCH, ToolCoder, annotate, api_use, load_api_index
 from synthloom.pipeline.step import Rejected
 from synthloom.records import ID
-from synthloom.testing.recipe_runs import completed_outputs, run_recipe
+from synthloom.testing.recipe_runs import completed_outputs, needs_embedded, run_recipe
 from synthloom.testing.scripted import ScriptedModel, run_step, tool_calls
 
 TASKS = [json.loads(line) for line in
@@ -130,3 +130,22 @@ def test_recipe_on_a_scripted_model_keeps_passing_annotated_solutions(tmp_path, 
     assert all("<API>APISearch(" in r["annotated_solution"] for r in data)
     assert rejected[0]["_rejected_by"] == "toolcoder" and "fails its tests" in rejected[0]["_reason"]
 
+
+
+@needs_embedded
+@pytest.mark.slow
+def test_the_recipe_on_the_embedded_model(tmp_path):
+    """One task on the 135M model: it cannot be relied on to write the function, so the test checks the
+    machinery: one forced api_search call (grammar-constrained), then the reply with the code, and the task
+    ends as a kept row with its annotated solution or a rejected row with the toolcoder step's reason."""
+    out = tmp_path / "toolcoder"
+    run = run_recipe("toolcoder", out, "n=1", "max_tokens=160", "timeout=30")
+    data, rejected, errors = completed_outputs(run, out)
+    assert not errors and len(data) + len(rejected) == 1
+    (usage,) = [u for u in run["usage"]["by_step"] if u["step"] == "toolcoder"]
+    assert usage["requests"] == 2 and usage["errors"] == 0  # the search round, then the code
+    for row in data:
+        assert row["searches"] and "<API>APISearch(" in row["annotated_solution"]
+    for row in rejected:
+        assert row["_rejected_by"] == "toolcoder"
+        assert row["_reason"].startswith(("the solution", "the reply has no Python code"))

@@ -26,7 +26,7 @@ from synthloom.methods.instructions.lab_knowledge import (
 )
 from synthloom.pipeline.llm_step import RowError
 from synthloom.pipeline.step import Rejected
-from synthloom.testing.recipe_runs import run_recipe, side_rows
+from synthloom.testing.recipe_runs import needs_embedded, run_recipe, side_rows
 from synthloom.testing.scripted import ScriptedModel, run_step, user_text
 
 
@@ -266,3 +266,42 @@ def test_calibrate_auto_is_on_only_for_the_embedded_model():
     assert calibrating(True, ctx("openai:gpt@http://h/v1"), "default") is True
     with pytest.raises(ValueError, match="calibrate must be true, false or auto"):
         LabRelevancy("r", calibrate="yes")
+
+
+def test_judges_off_pass_rows_on_unjudged_and_auto_turns_them_off_only_on_the_embedded_model():
+    """InstructLab's simple pipeline (small local teachers) has no judges: ``enabled: false`` passes every row on
+    with no model call; ``auto`` judges on a real model and not on the embedded demo model."""
+    from types import SimpleNamespace
+
+    from synthloom.testing.scripted import scripted_context
+
+    model = ScriptedModel(lambda req: json.dumps({"explanation": "off topic", "score": 0}))
+    model.supports_json_schema = True
+    [row] = run_step(LabRelevancy("r", enabled=False, calibrate=True), model, [ROW])
+    assert row[0]["relevancy_score"] is None and row[0]["relevancy_feedback"] is None
+    assert row[0]["relevancy_score_probabilities"] is None and not model.requests
+
+    def judged(spec):
+        step, ctx = LabRelevancy("r", enabled="auto"), scripted_context(model, "r")
+        ctx.models.configs = {"default": SimpleNamespace(spec=spec)}
+        step.setup(ctx)
+        return step.judging
+
+    assert judged("openai:gpt@http://h/v1") is True and judged("embedded") is False
+    with pytest.raises(ValueError, match="enabled must be true, false or auto"):
+        LabQuestionQuality("q", enabled="sometimes")
+
+
+@needs_embedded
+@pytest.mark.slow
+def test_rows_1_on_the_embedded_model_keeps_a_pair_from_the_simple_pipeline(tmp_path):
+    """``synthloom run lab --rows 1`` on the embedded model (issue 16): the judges are off there (``judges: auto``),
+    so the first chunk's generated pairs are kept, each with its lineage from the generate step only."""
+    out = tmp_path / "lab"
+    run = run_recipe("lab", out, "max_tokens=200", "chunk_words=150", extra_cli_args=("--rows", "1"))
+    data = list(read_shards(out / "data"))
+    assert run["status"] == "completed" and data
+    for row in data:
+        assert row["question"] and row["response"] and row["relevancy_score"] is None and row["question_rating"] is None
+        assert [e["step"] for e in row["_lineage"]] == ["generate"]
+    assert all(run["counts"][j]["rejected"] == 0 for j in ("faithfulness", "relevancy", "question_quality"))

@@ -105,10 +105,16 @@ class ContentFreePrior:
         return self.value or None
 
 
-def check_setting(setting: Any, where: str) -> None:
-    """A ``calibrate`` option must be true, false or ``"auto"``."""
+def check_setting(setting: Any, where: str, option: str = "calibrate") -> None:
+    """A ``calibrate`` option (or another true/false/auto ``option``) must be true, false or ``"auto"``."""
     if setting not in (True, False, "auto"):
-        raise ValueError(f"{where}: calibrate must be true, false or auto, not {setting!r}")
+        raise ValueError(f"{where}: {option} must be true, false or auto, not {setting!r}")
+
+
+def on_embedded_model(ctx: Any, model: str) -> bool:
+    """Whether the run's model ``model`` is the embedded demo model (what ``auto`` settings look at)."""
+    config = getattr(getattr(ctx, "models", None), "configs", {}).get(model)
+    return "embedded" in (getattr(config, "spec", None), getattr(config, "model", None))
 
 
 def calibrating(setting: bool | str, ctx: Any, model: str) -> bool:
@@ -119,5 +125,4 @@ def calibrating(setting: bool | str, ctx: Any, model: str) -> bool:
     division is what lets its labels differ at all."""
     if setting != "auto":
         return bool(setting)
-    config = getattr(getattr(ctx, "models", None), "configs", {}).get(model)
-    return "embedded" in (getattr(config, "spec", None), getattr(config, "model", None))
+    return on_embedded_model(ctx, model)

@@ -77,7 +77,10 @@ class ChatDev(CodeMethodStep):
     runs against the visible ``examples_column`` asserts in the sandbox, the errors go to the Programmer for
     an error summary and a fix). The final program must pass the examples and the hidden ``tests_column``
     asserts, else the row is rejected with the failing test. Reads ``task_column``, ``examples_column``,
-    ``tests_column``; ``max_fanout`` bounds the three round counts (the recipe passes ``-n``). Writes
+    ``tests_column``; ``max_fanout`` N bounds the model calls of each phase at N: the three round counts
+    at ⌊N/2⌋ (at least 1), as a round or cycle is two calls (the recipe passes ``-n``);
+    ``talk_max_tokens`` caps the messages that carry no code (design talk, review comments, error
+    summaries), ``max_tokens`` the Programmer's code. Writes
     ``design``, ``program``, ``conversation`` (``phase``, ``cycle``, ``role``, ``side`` instructor/assistant,
     ``content``), ``phases`` (how each phase ended), ``tests_passed``."""
 
@@ -88,7 +91,8 @@ class ChatDev(CodeMethodStep):
 
     def __init__(self, name: str, *, task_column: str = "task", examples_column: str = "examples",
                  tests_column: str = "tests", max_turns: int = 10, review_rounds: int = 3, test_rounds: int = 3,
-                 reflect: bool = True, max_fanout: int | None = None, timeout: float = 5.0, memory_mb: int = 512,
+                 reflect: bool = True, max_fanout: int | None = None, talk_max_tokens: int | None = None,
+                 timeout: float = 5.0, memory_mb: int = 512,
                  workers: int | None = None, citations: Iterable[str] = (), **kwargs: Any) -> None:
         where = f"chatdev {name!r}"
         if int(max_turns) < 1:
@@ -96,25 +100,33 @@ class ChatDev(CodeMethodStep):
         for opt, value in (("review_rounds", review_rounds), ("test_rounds", test_rounds)):
             if int(value) < 0:
                 raise ValueError(f"{where}: {opt} must be >= 0 (0 skips the phase), not {value}")
+        if talk_max_tokens is not None and int(talk_max_tokens) < 1:
+            raise ValueError(f"{where}: talk_max_tokens must be >= 1 (tokens per message without code) or null "
+                             f"(the step's max_tokens), not {talk_max_tokens}")
         super().__init__(name, reads=[task_column, examples_column, tests_column],
                          writes=["design", "program", "conversation", "phases", "tests_passed"], timeout=timeout,
                          memory_mb=memory_mb, workers=workers, citations=[CITATION, *citations], **kwargs)
         self.task_column, self.examples_column, self.tests_column = task_column, examples_column, tests_column
         bound = check_max_fanout(max_fanout)
+        if bound is not None:  # each round or cycle is two model calls: at most max_fanout calls per phase
+            bound = max(1, bound // 2)
         self.max_turns, self.review_rounds = bounded(max_turns, bound), bounded(review_rounds, bound)
         self.test_rounds = bounded(test_rounds, bound)
         self.reflect = bool(reflect)
+        self.talk_max_tokens = None if talk_max_tokens is None else int(talk_max_tokens)
         self.prompts = {p: self.template(None, f"chatdev_{p}.jinja") for p in
                         ("role", "demand", "reflect", "coding", "review_comment", "review_modify", "test_summary",
                          "test_modify")}
 
     # -- one atomic chat ------------------------------------------------------------------------------
     async def chat(self, record: dict[str, Any], project: Project, phase: str, cycle: int, instructor: str,
-                   assistant: str, opening: str, *, max_turns: int = 1, conclude: bool = False) -> tuple[str | None, str]:
+                   assistant: str, opening: str, *, max_turns: int = 1, conclude: bool = False,
+                   code: bool = False) -> tuple[str | None, str]:
         """A dual-agent chat: the instructor's ``opening`` (the phase prompt), then the assistant and the
         instructor in turn for at most ``max_turns`` rounds. Returns ``(text, how it ended)``: without
         ``conclude`` the assistant's first reply (``reply``); with it the ``<INFO>`` conclusion (``info``) or
-        ``(None, "max_turns")``."""
+        ``(None, "max_turns")``. Messages of a chat that asks for no ``code`` are capped at
+        ``talk_max_tokens`` when it is set."""
         task = str(record[self.task_column]).strip()
         views = {side: [{"role": "system", "content": self.render(self.prompts["role"], {
             "role": role, "task": task, "instructor": side == "instructor"}).strip()}]
@@ -122,12 +134,14 @@ class ChatDev(CodeMethodStep):
         views["assistant"].append({"role": "user", "content": opening})
         views["instructor"].append({"role": "assistant", "content": opening})
         project.say(phase, cycle, instructor, "instructor", opening)
+        cap = None if code else self.talk_max_tokens
         for turn in range(1, max_turns + 1):
             for side, role in (("assistant", assistant), ("instructor", instructor)):
                 if side == "instructor" and (not conclude or turn == max_turns):
                     break
                 response, entry = await self.call(record, views[side], salt=f"{phase}{cycle}:{side}{turn}",
-                                                  lineage={"phase": phase, "role": role, "turn": turn})
+                                                  lineage={"phase": phase, "role": role, "turn": turn},
+                                                  max_tokens=cap)
                 project.lineage.append(entry)
                 text = (response.text or "").strip()
                 project.say(phase, cycle, role, side, text)
@@ -197,7 +211,7 @@ class ChatDev(CodeMethodStep):
     async def coding(self, record: dict[str, Any], project: Project, view: dict[str, Any]) -> Rejected | None:
         opening = self.render(self.prompts["coding"], {**view, "design": project.design,
                                                        "assistant_role": PROGRAMMER}).strip()
-        reply, _ = await self.chat(record, project, "coding", 1, CTO, PROGRAMMER, opening)
+        reply, _ = await self.chat(record, project, "coding", 1, CTO, PROGRAMMER, opening, code=True)
         code = extract_code(reply)
         project.ended("coding", "code" if code else "no_code", 1)
         if not code:
@@ -216,7 +230,7 @@ class ChatDev(CodeMethodStep):
                 break
             ask = self.render(self.prompts["review_modify"], {**state, "comments": comments,
                                                               "assistant_role": PROGRAMMER}).strip()
-            reply, _ = await self.chat(record, project, "code_review", cycle, REVIEWER, PROGRAMMER, ask)
+            reply, _ = await self.chat(record, project, "code_review", cycle, REVIEWER, PROGRAMMER, ask, code=True)
             if not self.revise(project, reply):
                 unchanged += 1
                 if unchanged >= 2:
@@ -239,7 +253,8 @@ class ChatDev(CodeMethodStep):
             summary, _ = await self.chat(record, project, "testing", cycle, TESTER, PROGRAMMER,
                                          self.render(self.prompts["test_summary"], state).strip())
             reply, _ = await self.chat(record, project, "testing", cycle, TESTER, PROGRAMMER,
-                                       self.render(self.prompts["test_modify"], {**state, "error_summary": summary}).strip())
+                                       self.render(self.prompts["test_modify"], {**state, "error_summary": summary}).strip(),
+                                       code=True)
             self.revise(project, reply)
         project.ended("testing", how, cycle, runs=reports)
 

@@ -39,6 +39,7 @@ from ...curate.judges.calibration import (
     content_free,
     label_distribution,
     label_first,
+    on_embedded_model,
 )
 from ...curate.judges.constrained import verdict_schema
 from ...llm.types import Response
@@ -239,25 +240,31 @@ class _LabJudge(_LabStep):
     ``calibrate``: the verdict comes first and is read by contextual calibration of its probabilities
     (``curate/judges/calibration.py``; the texts the prompt reads become "N/A", "" and "[MASK]" for the
     prior), written with ``<score_column>_probabilities``; without logprobs the sampled verdict stays.
-    ``auto``: only on the embedded demo model (see :func:`~synthloom.curate.judges.calibration.calibrating`)."""
+    ``auto``: only on the embedded demo model (see :func:`~synthloom.curate.judges.calibration.calibrating`).
+    ``enabled``: ``false`` passes every row on unjudged (score and explanation ``None``, no model call):
+    InstructLab's *simple* pipeline, the one it runs with small local teacher models, has no judges;
+    ``auto`` judges except on the embedded demo model, which cannot judge (its verdicts are chance)."""
 
     allowed: tuple[Any, ...] = ()
     score_tags: tuple[str, str] = SCORE_TAGS
     eval_tags: tuple[str, str] = EVAL_TAGS
 
     def __init__(self, name: str, *, min_score: Any, score_column: str, evaluation_column: str,
-                 calibrate: bool | str = False, **kwargs: Any) -> None:
+                 calibrate: bool | str = False, enabled: bool | str = True, **kwargs: Any) -> None:
         check_setting(calibrate, f"{self.type_name} {name!r}")
+        check_setting(enabled, f"{self.type_name} {name!r}", "enabled")
         super().__init__(name, **kwargs)
         self.writes |= {score_column, evaluation_column} | ({f"{score_column}_probabilities"} if calibrate else set())
         if min_score not in self.allowed:
             raise ValueError(f"min_score must be one of {list(self.allowed)}, got {min_score!r}")
         self.min_score, self.score_column, self.evaluation_column = min_score, score_column, evaluation_column
         self.calibrate, self.calibrating, self.prior = calibrate, False, ContentFreePrior()
+        self.enabled, self.judging = enabled, enabled is True
 
     def setup(self, ctx: Any) -> None:
         super().setup(ctx)
-        self.calibrating = calibrating(self.calibrate, ctx, self.model_name)
+        self.judging = self.enabled is True or (self.enabled == "auto" and not on_embedded_model(ctx, self.model_name))
+        self.calibrating = self.judging and calibrating(self.calibrate, ctx, self.model_name)
         if self.calibrating:
             self.sampling = {"logprobs": True, "top_logprobs": TOP_LOGPROBS, **self.sampling}
 
@@ -275,6 +282,11 @@ class _LabJudge(_LabStep):
         return label_distribution(choice.logprobs if choice else None, "score", self.allowed)
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
+        if not self.judging:  # InstructLab's simple pipeline: the row goes on unjudged
+            unjudged = {self.score_column: None, self.evaluation_column: None}
+            if self.calibrate:
+                unjudged[f"{self.score_column}_probabilities"] = None
+            return [{**record, **unjudged}]
         if self.calibrating:
             await self.prior.get(lambda text: self._content_free(record, text))
         return await super().process(record)
