@@ -38,3 +38,14 @@ def prompts_file(tmp_path: Path):
         return write_jsonl(tmp_path / name, [{"prompt": f"Tell me about item {i}"} for i in range(n)])
 
     return make
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The process's shared headless Chromium (``synthloom.testing.web``); skips where it is not installed."""
+    from synthloom.testing.web import shared_chromium
+
+    browser = shared_chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (make system-deps installs it)")
+    return browser

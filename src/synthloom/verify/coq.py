@@ -24,17 +24,15 @@ closed by ``lia``/``congruence``/``auto``: DeepSeek-Prover's hypothesis rejectio
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import shutil
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from .coq_source import Statement, forbidden_in_proof, forbidden_in_statement, valid_name
+from .sandbox_client import SandboxClient
 
 PREAMBLE = "From Coq Require Import Arith Lia List Bool.\nImport ListNotations.\n"
 TRIVIAL_TACTICS = ("trivial", "reflexivity", "auto")
@@ -143,9 +141,8 @@ class CoqChecker:
         self.workers = int(workers) if workers is not None else (os.cpu_count() or 2)
         self.trivial_tactics = tuple(trivial_tactics)
         self.preamble = preamble
-        self._pool: Any = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self.sandbox = SandboxClient(timeout=self.timeout, memory_mb=self.memory_mb, workers=self.workers,
+                                     thread_name="coq")
         self._coqc: str | None = None
         self.findlib = findlib_config()
 
@@ -158,13 +155,10 @@ class CoqChecker:
     def _run(self, steps: list[tuple[str, str]]) -> list[dict[str, Any]] | CoqVerdict:
         """Compile ``(file, source)`` pairs in order in one sandbox row (stopping at the first that
         fails); the per-file results, or an ``error`` / ``timeout`` verdict."""
-        from ..sandbox import PoolClosed, SandboxPool
+        from ..sandbox import PoolClosed
 
         coqc = self.coqc
-        with self._lock:
-            if self._pool is None:
-                self._pool = SandboxPool(self.workers, timeout=self.timeout, memory_mb=self.memory_mb, nproc=64)
-            pool = self._pool
+        pool = self.sandbox.pool
         job = {"coqc": coqc, "steps": [{"file": f, "source": s, "timeout": self.timeout} for f, s in steps]}
         try:
             res = pool.run(DRIVER, files={"job.json": json.dumps(job), "ocamlfind.conf": self.findlib},
@@ -255,28 +249,15 @@ class CoqChecker:
         return CoqVerdict("ok", "", text[-500:])
 
     # -- async and lifetime ------------------------------------------------------------------
-    async def _in_thread(self, fn: Any, *args: Any) -> Any:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max(2, self.workers), thread_name_prefix="coq")
-            executor = self._executor
-        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
-
     async def acheck_statement(self, st: Statement) -> CoqVerdict:
-        return await self._in_thread(self.check_statement, st)
+        return await self.sandbox.call(self.check_statement, st)
 
     async def acheck_proof(self, st: Statement, body: str) -> CoqVerdict:
-        return await self._in_thread(self.check_proof, st, body)
+        return await self.sandbox.call(self.check_proof, st, body)
 
     def close(self) -> None:
         """Kill runs in flight and stop the pool (idempotent; a later check starts a new one)."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
-        if pool is not None:
-            pool.close()
+        self.sandbox.close()
 
     def __enter__(self) -> CoqChecker:
         return self

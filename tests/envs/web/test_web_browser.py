@@ -7,20 +7,9 @@ from __future__ import annotations
 import http.server
 import threading
 
-import pytest
-
 from synthloom.envs.web import WebEpisode, action_problem
-from synthloom.testing.web import shared_chromium
 
 BUY = {"site": "shop", "seed": 1, "kind": "buy", "goal": {"product": "Copper Kettle", "quantity": 2}, "intent": "Buy 2 kettles."}
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    browser = shared_chromium()
-    if browser is None:
-        pytest.skip("chromium is not installed (make system-deps installs it)")
-    return browser
 
 
 def number(observation, name: str) -> int:

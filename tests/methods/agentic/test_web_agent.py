@@ -14,20 +14,12 @@ from synthloom.methods.agentic.web_agent import WebAgent, WebTasks
 from synthloom.pipeline.step import Rejected
 from synthloom.testing.recipe_runs import completed_outputs, needs_embedded, run_recipe
 from synthloom.testing.scripted import run_step
-from synthloom.testing.web import act, replier, shared_chromium, shopper
+from synthloom.testing.web import act, replier, shopper
 
 BUY = {"site": "shop", "seed": 1, "kind": "buy", "goal": {"product": "Copper Kettle", "quantity": 2},
        "intent": "Buy 2 of the product \"Copper Kettle\"."}
 REPLY = {"site": "forum", "seed": 0, "kind": "reply", "goal": {"post": "Forum rules", "text": "Agreed, thanks"},
          "intent": "Reply to the forum post titled \"Forum rules\" with: Agreed, thanks"}
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    browser = shared_chromium()
-    if browser is None:
-        pytest.skip("chromium is not installed (make system-deps installs it)")
-    return browser
 
 
 def agent(chromium, **options):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -288,6 +289,12 @@ def test_judges_off_pass_rows_on_unjudged_and_auto_turns_them_off_only_on_the_em
         return step.judging
 
     assert judged("openai:gpt@http://h/v1") is True and judged("embedded") is False
+    said = []
+    step, ctx = LabRelevancy("r", enabled="auto"), scripted_context(model, "r")
+    ctx.models.configs = {"default": SimpleNamespace(spec="embedded")}
+    step.setup(ctx)
+    step.after_run(Path("."), said.append)  # the end of the run says the judge let everything through
+    assert len(said) == 1 and "judged nothing" in said[0] and "embedded demo model" in said[0]
     with pytest.raises(ValueError, match="enabled must be true, false or auto"):
         LabQuestionQuality("q", enabled="sometimes")
 

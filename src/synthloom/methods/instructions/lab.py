@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -280,6 +280,14 @@ class _LabJudge(_LabStep):
         response, _ = await self.call_constrained(blank, self.build_request(blank), json_schema=self.constrained_schema())
         choice = response.choices[0] if response.choices else None
         return label_distribution(choice.logprobs if choice else None, "score", self.allowed)
+
+    def after_run(self, out: Path, log: Callable[[str], None]) -> None:
+        """Say, at the end of the run, that this judge let every row through unjudged (and why)."""
+        if self.ctx is not None and not self.judging:
+            why = "enabled is false" if self.enabled is False else \
+                "enabled is auto and the model is the embedded demo model, whose verdicts are chance"
+            log(f"step {self.name!r} judged nothing ({why}): every row went on unjudged, as in InstructLab's simple "
+                "pipeline; enabled: true runs the judge (the lab recipe: --set judges=true)")
 
     async def process(self, record: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
         if not self.judging:  # InstructLab's simple pipeline: the row goes on unjudged
