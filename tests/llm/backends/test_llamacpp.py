@@ -161,7 +161,7 @@ def test_json_schema_output_validates(backend):
         "properties": {
             "name": {"type": "string"},
             "age": {"type": "integer"},
-            "tags": {"type": "array", "items": {"type": "string"}},
+            "tags": {"type": "array", "items": {"type": "string", "maxLength": 30}, "maxItems": 4},  # a reply must end
         },
         "required": ["name", "age", "tags"],
         "additionalProperties": False,

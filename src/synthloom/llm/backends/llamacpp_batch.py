@@ -27,6 +27,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from synthloom.llm.backends.llamacpp_grammar import GrammarGate
 from synthloom.llm.backends.llamacpp_prefix import Admission, PrefixIndex
 from synthloom.llm.types import Choice, ModelError, PermanentError, TokenLogprob, TransientError
 
@@ -86,7 +87,7 @@ class _Sequence:
     """One completion being generated: its KV slot, sampler chain, output so far."""
 
     __slots__ = (
-        "job", "index", "slot", "sampler", "cursor", "n_past", "pending", "n_generated",
+        "job", "index", "slot", "sampler", "grammar", "cursor", "n_past", "pending", "n_generated",
         "text", "decoder", "token_starts", "logprobs", "keys",
     )
 
@@ -95,6 +96,7 @@ class _Sequence:
         self.index = index
         self.slot = -1
         self.sampler: Any = None
+        self.grammar: GrammarGate | None = None  # the request's json_schema as a grammar, checked per drawn token
         self.cursor = 0  # prompt tokens already sent to llama_decode
         self.n_past = 0  # tokens in this sequence's KV stream (= position of the next token)
         self.pending = -1  # sampled token not yet decoded
@@ -112,7 +114,7 @@ class BatchEngine:
     ``n_seq`` sequences decode together; each has a context of ``n_ctx_seq`` tokens (the KV cache
     holds ``n_seq * n_ctx_seq`` tokens, one stream per sequence). ``n_batch`` caps the tokens per
     ``llama_decode`` call (decode tokens first, then prompt chunks). ``prefix_cache`` reuses KV
-    cells of shared prompt prefixes; ``stats`` counts prompt tokens decoded and reused.
+    cells of shared prompt prefixes; ``stats`` counts prompt tokens decoded and reused, and grammar redraws.
     """
 
     def __init__(self, model: Any, *, n_seq: int, n_ctx_seq: int, n_batch: int, n_threads: int,
@@ -120,6 +122,9 @@ class BatchEngine:
         self.model = model
         self.vocab = llama_cpp.llama_model_get_vocab(model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
+        #: True: a grammar masks the whole vocabulary before every draw (llama.cpp's ``grammar_first``;
+        #: slower, the same greedy tokens) instead of checking the drawn token (``llamacpp_grammar``)
+        self.grammar_first = False
         self.n_seq = n_seq
         self.n_batch = n_batch
         params = llama_cpp.llama_context_default_params()
@@ -151,7 +156,7 @@ class BatchEngine:
         self._slot_seq: list[_Sequence | None] = [None] * n_seq
         self.prefix_cache = prefix_cache
         self.index = PrefixIndex(n_seq)
-        self.stats = {"prompt_tokens": 0, "reused_tokens": 0, "copies": 0}
+        self.stats = {"prompt_tokens": 0, "reused_tokens": 0, "copies": 0, "grammar_redraws": 0}
         self._thread = threading.Thread(target=self._run, name="synthloom-llamacpp", daemon=True)
         self._thread.start()
 
@@ -246,7 +251,7 @@ class BatchEngine:
                 deferred.append(seq)
                 continue
             try:
-                seq.sampler = self._make_sampler(seq.job, seq.index)
+                seq.sampler, seq.grammar = self._make_sampler(seq.job, seq.index)
             except PermanentError as exc:
                 self._fail(seq.job, exc)
                 continue
@@ -306,16 +311,24 @@ class BatchEngine:
             self._vacate(top.slot, top.n_past)
             top.slot = hole
 
-    def _make_sampler(self, job: GenerationJob, index: int) -> Any:
+    def _make_sampler(self, job: GenerationJob, index: int) -> tuple[Any, GrammarGate | None]:
+        """The sequence's sampler chain (temperature, top-p, seeded draw, or greedy) and, for a request
+        with a grammar, the gate that checks each drawn token against it (``llamacpp_grammar``)."""
+        grammar = None
+        if job.grammar is not None and not self.grammar_first:
+            try:
+                grammar = GrammarGate(self.vocab, job.grammar, self.n_vocab)
+            except ValueError:
+                raise PermanentError("llama.cpp could not compile the grammar made from the request's json_schema") from None
         chain_params = llama_cpp.llama_sampler_chain_default_params()
         chain_params.no_perf = True
         chain = llama_cpp.llama_sampler_chain_init(chain_params)
-        if job.grammar is not None:
-            grammar = llama_cpp.llama_sampler_init_grammar(self.vocab, job.grammar.encode("utf-8"), b"root")
-            if not grammar:
+        if job.grammar is not None and self.grammar_first:  # mask the vocabulary before every draw
+            masking = llama_cpp.llama_sampler_init_grammar(self.vocab, job.grammar.encode("utf-8"), b"root")
+            if not masking:
                 llama_cpp.llama_sampler_free(chain)
                 raise PermanentError("llama.cpp could not compile the grammar made from the request's json_schema")
-            llama_cpp.llama_sampler_chain_add(chain, grammar)
+            llama_cpp.llama_sampler_chain_add(chain, masking)
         if job.temperature <= 0.0:
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
         else:
@@ -324,7 +337,7 @@ class BatchEngine:
                 llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_p(job.top_p, 1))
             seed = (job.seed + index) & _U32
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_dist(seed))
-        return chain
+        return chain, grammar
 
     def _step(self) -> None:
         # Work for this forward pass: one token per decoding sequence, then prompt chunks of newly
@@ -378,6 +391,8 @@ class BatchEngine:
 
     def _sample(self, seq: _Sequence, index: int) -> None:
         token = llama_cpp.llama_sampler_sample(seq.sampler, self.ctx, index)
+        if seq.grammar is not None:
+            token = seq.grammar.pick(seq.sampler, self.ctx, index, token)
         if llama_cpp.llama_vocab_is_eog(self.vocab, token):
             self._finish(seq, "stop")
             return
@@ -446,6 +461,10 @@ class BatchEngine:
         if seq.sampler is not None:
             llama_cpp.llama_sampler_free(seq.sampler)
             seq.sampler = None
+        if seq.grammar is not None:
+            self.stats["grammar_redraws"] += seq.grammar.redraws
+            seq.grammar.free()
+            seq.grammar = None
         if seq in self._active:
             self._active.remove(seq)
 
