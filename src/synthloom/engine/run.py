@@ -199,56 +199,58 @@ async def _run(pipeline: Pipeline, out: Path, options: RunOptions, configs: dict
 
     progress = Progress(pipeline, usage, registry, mode=options.progress, totals=_source_totals(pipeline, options))
     io_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="synthloom-io")
-    status, message = "completed", ""
-    loop = asyncio.get_running_loop()
-    progress.start()
-    try:
-        for seg in segments:
-            if seg.name in journal.complete:
-                continue
-            await _run_segment(seg, pipeline, rundir, journal, options, io_pool, progress, cluster)
-            journal.mark_complete(seg.name, _n_partitions(journal, seg.name))
-    except RunStopped as e:
-        status, message = e.status, str(e)
-    except SourceError as e:  # a bad line deep in an input file: keep what was committed
-        status, message = "failed: bad input", f"{e}. Fix the input and rerun the same command: committed rows are kept"
-    except asyncio.CancelledError:
-        interrupts.absorb_cancel()
-        status, message = INTERRUPTED, interrupted_message(interrupts.signal_name)
-    except Exception as e:  # a full or read-only disk ends the run cleanly; anything else is a bug
-        problem = storage_problem(e)
-        if problem is None:
-            raise
-        status, message = STORAGE_FAILED, storage_message(problem, out)
-    finally:
-        interrupts.shutting_down()  # signals from here on are recorded: the cleanup below must finish
-        progress.stop()
-        for step in pipeline.steps:
-            await step.aclose()
-        if cluster is not None:
-            await cluster.close_workers()
-        await registry.aclose_all()
-        if cluster is not None:
-            _close_cluster(cluster, options.budget)
-        if cache is not None:
+    try:  # the io threads finish (a write in flight removes its temp file) whatever ends the run
+        status, message = "completed", ""
+        loop = asyncio.get_running_loop()
+        progress.start()
+        try:
+            for seg in segments:
+                if seg.name in journal.complete:
+                    continue
+                await _run_segment(seg, pipeline, rundir, journal, options, io_pool, progress, cluster)
+                journal.mark_complete(seg.name, _n_partitions(journal, seg.name))
+        except RunStopped as e:
+            status, message = e.status, str(e)
+        except SourceError as e:  # a bad line deep in an input file: keep what was committed
+            status, message = "failed: bad input", f"{e}. Fix the input and rerun the same command: committed rows are kept"
+        except asyncio.CancelledError:
+            interrupts.absorb_cancel()
+            status, message = INTERRUPTED, interrupted_message(interrupts.signal_name)
+        except Exception as e:  # a full or read-only disk ends the run cleanly; anything else is a bug
+            problem = storage_problem(e)
+            if problem is None:
+                raise
+            status, message = STORAGE_FAILED, storage_message(problem, out)
+        finally:
+            interrupts.shutting_down()  # signals from here on are recorded: the cleanup below must finish
+            progress.stop()
+            for step in pipeline.steps:
+                await step.aclose()
+            if cluster is not None:
+                await cluster.close_workers()
+            await registry.aclose_all()
+            if cluster is not None:
+                _close_cluster(cluster, options.budget)
+            if cache is not None:
+                try:
+                    cache.close()
+                except Exception as e:  # noqa: BLE001 - a cache that lost writes to a full disk
+                    if storage_problem(e) is None:
+                        raise
+                    if status == "completed":
+                        status, message = STORAGE_FAILED, storage_message(storage_problem(e) or "", out)
+
+        if status == "completed" and interrupts.interrupted:
+            status, message = INTERRUPTED, interrupted_message(interrupts.signal_name)
+        if status == "completed":
             try:
-                cache.close()
-            except Exception as e:  # noqa: BLE001 - a cache that lost writes to a full disk
+                await loop.run_in_executor(io_pool, _finalize_all, rundir)
+            except OSError as e:
                 if storage_problem(e) is None:
                     raise
-                if status == "completed":
-                    status, message = STORAGE_FAILED, storage_message(storage_problem(e) or "", out)
-
-    if status == "completed" and interrupts.interrupted:
-        status, message = INTERRUPTED, interrupted_message(interrupts.signal_name)
-    if status == "completed":
-        try:
-            await loop.run_in_executor(io_pool, _finalize_all, rundir)
-        except OSError as e:
-            if storage_problem(e) is None:
-                raise
-            status, message = STORAGE_FAILED, storage_message(storage_problem(e) or "", out)
-    io_pool.shutdown(wait=True)
+                status, message = STORAGE_FAILED, storage_message(storage_problem(e) or "", out)
+    finally:
+        io_pool.shutdown(wait=True)
     if status == STORAGE_FAILED:
         rundir.free_reserve()
     if status == "completed" and interrupts.interrupted:
